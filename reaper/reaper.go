@@ -254,3 +254,13 @@ func Describe(ws unix.WaitStatus) string {
 	}
 	return fmt.Sprintf("exit status %d", ws.ExitStatus())
 }
+
+// HasChildren reports whether this process still has a child, running or
+// exited and not yet reaped. waitid with WNOWAIT looks without reaping; as a
+// subreaper or PID 1, every orphaned descendant becomes such a child, so "no
+// children" means the whole tree below stasis is gone.
+func (r *Reaper) HasChildren() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return hasChildren()
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+var errHelpShown = errors.New("help shown")
+
+// configure reads the environment, then the flags (a flag wins), and
+// validates the result. The command starts after "--" or at the first
+// argument that is not a flag.
+func configure(args []string, environ map[string]string, stdout io.Writer) (Config, error) {
+	s, err := loadEnv(environ)
+	if err != nil {
+		return Config{}, err
+	}
+	fs := flag.NewFlagSet("stasis", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for _, f := range s.fields() {
+		fs.StringVar(f.ptr, f.Flag, *f.ptr, f.Help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, &s)
+			return Config{}, errHelpShown
+		}
+		return Config{}, &ConfigError{Setting: "flags", Value: strings.Join(args, " "), Problem: flagProblem(err)}
+	}
+	return validate(s, fs.Args())
+}
+
+// flagProblem shortens the flag package's messages to one line.
+func flagProblem(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg + " (see stasis --help)"
+}
+
+func printHelp(w io.Writer, s *settings) {
+	fmt.Fprint(w, `stasis: PID 1 for Java containers, with checkpoint and restore.
+
+Usage:
+  stasis [flags] -- CMD [ARGS...]     run CMD as PID 1 (checkpoint or restore it per STASIS_MODE)
+  stasis healthcheck                  exit 0 when the JVM is up and healthy
+  stasis status [--json]              the phase, the JVM's PID, how it started
+  stasis checkpoint                   the manual checkpoint trigger
+  stasis jcmd PID COMMAND [ARGS...]   run a diagnostic command in a HotSpot JVM (no jcmd needed)
+  stasis inspect [DIR]                the image's manifest, and whether it can be restored here
+  stasis doctor                       what this environment lacks for the configured mode
+  stasis version                      version, commit and Go version
+
+Settings (environment variable, or the flag; a flag wins):
+`)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tFLAG\tDEFAULT\tMEANING")
+	for _, f := range s.fields() {
+		d := f.Default
+		if d == "" {
+			d = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t--%s\t%s\t%s\n", f.Env, f.Flag, d, f.Help)
+	}
+	tw.Flush()
+	fmt.Fprint(w, `
+Exit codes: the command's own status (128+N when killed by signal N); 2 bad configuration;
+3 checkpoint failed; 4 restore failed and STASIS_ON_RESTORE_FAILURE=fail; 126 command not
+executable; 127 command not found.
+`)
+}

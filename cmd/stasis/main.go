@@ -1,0 +1,105 @@
+// Command stasis is PID 1 of a Java container: it starts the JVM, checkpoints
+// it once it is ready and warm, and restores it on every later start.
+//
+// Every setting is a STASIS_* environment variable and the same setting as a
+// flag; `stasis --help` lists them all. Only this package reads the
+// environment and builds the logger.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime/debug"
+
+	"stasis/supervisor"
+)
+
+// Set with -ldflags -X by the Makefile.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], environMap(), os.Stdout, os.Stderr))
+}
+
+// run is stasis as a function of its arguments and environment, and returns
+// the exit status; exitCode chooses it in one place.
+func run(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if sub, ok := subcommands[args[0]]; ok {
+			return sub(args[1:], environ, stdout, stderr)
+		}
+	}
+	cfg, err := configure(args, environ, stdout)
+	if errors.Is(err, errHelpShown) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stasis: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	err = initMain(cfg, log)
+	return exitCode(err, log)
+}
+
+// initMain is the init: signal handlers and the reaper first, then the phases.
+func initMain(cfg Config, log *slog.Logger) error {
+	sup, err := supervisor.New(supervisor.Config{StopTimeout: cfg.StopTimeout, StopSignal: cfg.StopSignal}, log)
+	if err != nil {
+		return err
+	}
+	defer sup.Close()
+	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = childAttr()
+	return sup.Run(context.Background(), cmd)
+}
+
+// exitCode maps an outcome to stasis's exit status, as PRODUCT.md lists them.
+func exitCode(err error, log *slog.Logger) int {
+	var exit *supervisor.ExitError
+	var start *supervisor.StartError
+	var conf *ConfigError
+	switch {
+	case errors.As(err, &exit):
+		return exit.Code()
+	case errors.As(err, &start):
+		log.Error(start.Error())
+		return start.Code()
+	case errors.As(err, &conf):
+		log.Error(conf.Error())
+		return 2
+	case err == nil:
+		return 0
+	}
+	log.Error(err.Error())
+	return 1
+}
+
+func environMap() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		for i := 0; i < len(kv); i++ {
+			if kv[i] == '=' {
+				m[kv[:i]] = kv[i+1:]
+				break
+			}
+		}
+	}
+	return m
+}
+
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return "unknown"
+}

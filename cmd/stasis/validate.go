@@ -1,0 +1,127 @@
+package main
+
+import (
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"stasis/supervisor"
+)
+
+// validate checks every setting and builds Config. It returns the first bad
+// setting as a *ConfigError; errors are reported by environment variable
+// name even when a flag set the value, since that is the name in the docs.
+func validate(s settings, command []string) (Config, error) {
+	v := &validator{}
+	c := Config{
+		Mode:                 v.oneOf("STASIS_MODE", s.Mode, "auto", "checkpoint", "restore", "run"),
+		Engine:               v.oneOf("STASIS_ENGINE", s.Engine, "auto", "crac", "warp", "openj9", "criu"),
+		ImageDir:             v.path("STASIS_IMAGE_DIR", s.ImageDir),
+		CheckpointOn:         strings.TrimSpace(s.CheckpointOn),
+		CheckpointTimeout:    v.duration("STASIS_CHECKPOINT_TIMEOUT", s.CheckpointTimeout),
+		CheckpointDelay:      v.duration("STASIS_CHECKPOINT_DELAY", s.CheckpointDelay),
+		ProbeInterval:        v.duration("STASIS_PROBE_INTERVAL", s.ProbeInterval),
+		WarmupRequests:       v.count("STASIS_WARMUP_REQUESTS", s.WarmupRequests, 0, math.MaxInt32),
+		WarmupConcurrency:    v.count("STASIS_WARMUP_CONCURRENCY", s.WarmupConcurrency, 1, 4096),
+		WarmupDuration:       v.duration("STASIS_WARMUP_DURATION", s.WarmupDuration),
+		WarmupCmd:            v.words("STASIS_WARMUP_CMD", s.WarmupCmd),
+		GCBeforeCheckpoint:   v.boolean("STASIS_GC_BEFORE_CHECKPOINT", s.GCBeforeCheckpoint),
+		MinPID:               v.count("STASIS_MIN_PID", s.MinPID, 0, 1<<22),
+		OnRestoreFailure:     v.oneOf("STASIS_ON_RESTORE_FAILURE", s.OnRestoreFailure, "cold", "fail"),
+		RestoreTimeout:       v.duration("STASIS_RESTORE_TIMEOUT", s.RestoreTimeout),
+		CRIU:                 s.CRIU,
+		CRaCResourcePolicies: s.CRaCResourcePolicies,
+		Health:               strings.TrimSpace(s.Health),
+		HealthTimeout:        v.duration("STASIS_HEALTH_TIMEOUT", s.HealthTimeout),
+		StopTimeout:          v.duration("STASIS_STOP_TIMEOUT", s.StopTimeout),
+		StateDir:             v.path("STASIS_STATE_DIR", s.StateDir),
+		LogFormat:            v.oneOf("STASIS_LOG_FORMAT", s.LogFormat, "text", "json"),
+		Command:              command,
+	}
+	c.LogLevel = v.level("STASIS_LOG_LEVEL", s.LogLevel)
+	if sig, err := supervisor.ParseSignal(s.StopSignal); err != nil {
+		v.fail("STASIS_STOP_SIGNAL", s.StopSignal, err.Error())
+	} else {
+		c.StopSignal = sig
+	}
+	if c.ProbeInterval == 0 && v.err == nil {
+		v.fail("STASIS_PROBE_INTERVAL", s.ProbeInterval, "must be greater than 0")
+	}
+	v.checkpointSettings(&c, s)
+	return c, v.err
+}
+
+// validator keeps the first error, so validate reads as a list of settings.
+type validator struct{ err error }
+
+func (v *validator) fail(setting, value, problem string) {
+	if v.err == nil {
+		v.err = &ConfigError{Setting: setting, Value: value, Problem: problem}
+	}
+}
+
+func (v *validator) oneOf(setting, value string, allowed ...string) string {
+	if !isOneOf(value, allowed...) {
+		v.fail(setting, value, "must be one of "+strings.Join(allowed, ", "))
+	}
+	return value
+}
+
+func (v *validator) path(setting, value string) string {
+	if !strings.HasPrefix(value, "/") {
+		v.fail(setting, value, "must be an absolute path")
+	}
+	return value
+}
+
+func (v *validator) duration(setting, value string) time.Duration {
+	d, err := parseDuration(value)
+	if err != nil {
+		v.fail(setting, value, err.Error())
+	}
+	return d
+}
+
+func (v *validator) count(setting, value string, min, max int) int {
+	n, err := parseCount(value, min, max)
+	if err != nil {
+		v.fail(setting, value, err.Error())
+	}
+	return n
+}
+
+func (v *validator) boolean(setting, value string) bool {
+	b, err := parseBool(value)
+	if err != nil {
+		v.fail(setting, value, err.Error())
+	}
+	return b
+}
+
+func (v *validator) words(setting, value string) []string {
+	w, err := splitWords(value)
+	if err != nil {
+		v.fail(setting, value, err.Error())
+	}
+	return w
+}
+
+func (v *validator) level(setting, value string) slog.Level {
+	l, err := parseLevel(value)
+	if err != nil {
+		v.fail(setting, value, err.Error())
+	}
+	return l
+}
+
+// checkpointSettings holds the checks that involve the phases: the trigger
+// specs and warm-up URLs are parsed here so a typo fails before anything starts.
+func (v *validator) checkpointSettings(c *Config, s settings) {
+	if c.Mode == "checkpoint" && c.CheckpointOn == "" {
+		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "checkpoint mode needs a trigger (for example http://127.0.0.1:8080/health, or manual)")
+	}
+	if len(c.Command) == 0 {
+		v.fail("command", "", "no command given: usage: stasis [flags] -- CMD [ARGS...]")
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package reaper
+
+func hasChildren() bool { return false }

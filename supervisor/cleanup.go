@@ -1,0 +1,66 @@
+package supervisor
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cleanupPoll is how often Cleanup looks whether descendants are gone.
+const cleanupPoll = 5 * time.Millisecond
+
+// Cleanup ends the descendants that the main child left behind: the stop
+// signal first, SIGKILL after the stop timeout, and it returns once every one
+// of them has been reaped, so stasis never exits with work half-done. Signals
+// received meanwhile are not forwarded: there is no main child any more.
+func (s *Supervisor) Cleanup() {
+	pids := descendants()
+	if len(pids) == 0 && !s.Reaper.HasChildren() {
+		return
+	}
+	sig := s.cfg.StopSignal
+	if s.stopping && time.Since(s.stopAt) >= s.cfg.StopTimeout {
+		sig = unix.SIGKILL
+	}
+	s.log.Info("ending processes left behind", "count", len(pids), "signal", SignalName(sig))
+	signalAll(pids, sig)
+	deadline := time.Now().Add(s.cfg.StopTimeout)
+	for {
+		pids = descendants()
+		if len(pids) == 0 && !s.Reaper.HasChildren() {
+			return
+		}
+		if sig != unix.SIGKILL && time.Now().After(deadline) {
+			sig = unix.SIGKILL
+			s.log.Warn("processes left behind survived the stop timeout: sending SIGKILL", "count", len(pids))
+		}
+		if sig == unix.SIGKILL {
+			signalAll(pids, sig) // new ones may have been forked
+		}
+		s.drainSignals()
+		time.Sleep(cleanupPoll)
+	}
+}
+
+func (s *Supervisor) drainSignals() {
+	for {
+		select {
+		case <-s.sigs:
+		default:
+			return
+		}
+	}
+}
+
+func signalAll(pids []int, sig unix.Signal) {
+	if os.Getpid() == 1 {
+		// As PID 1, kill(-1) reaches every other process of the namespace,
+		// including those not yet reparented to us.
+		_ = unix.Kill(-1, sig)
+		return
+	}
+	for _, pid := range pids {
+		_ = unix.Kill(pid, sig) // ESRCH: already gone
+	}
+}

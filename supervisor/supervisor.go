@@ -1,0 +1,166 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"stasis/reaper"
+)
+
+// Config is what the supervisor needs to know; cmd/stasis fills it in.
+type Config struct {
+	StopTimeout time.Duration  // SIGKILL this long after a forwarded SIGTERM/SIGINT
+	StopSignal  syscall.Signal // what a received SIGTERM becomes, and what leftovers get first
+}
+
+// A Supervisor receives every signal sent to stasis and owns the reaper.
+type Supervisor struct {
+	cfg    Config
+	log    *slog.Logger
+	Reaper *reaper.Reaper
+	sigs   chan os.Signal
+
+	stopping bool      // SIGTERM or SIGINT received
+	stopAt   time.Time // when the stop began
+}
+
+// New installs the signal handlers and starts the reaper. It must run before
+// the first child starts: a signal that arrives earlier is either lost or, for
+// SIGTERM, kills a Go PID 1 outright (the runtime's default action exits 2).
+func New(cfg Config, log *slog.Logger) (*Supervisor, error) {
+	s := &Supervisor{cfg: cfg, log: log, sigs: make(chan os.Signal, 128)}
+	// No arguments: every signal. A generous buffer, because os/signal drops
+	// signals when the channel is full.
+	signal.Notify(s.sigs)
+	r, err := reaper.New(log)
+	if err != nil {
+		signal.Stop(s.sigs)
+		return nil, err
+	}
+	s.Reaper = r
+	return s, nil
+}
+
+// Close stops signal delivery and the reaper.
+func (s *Supervisor) Close() {
+	signal.Stop(s.sigs)
+	s.Reaper.Close()
+}
+
+// Start starts cmd through the reaper, mapping exec failures to StartError.
+func (s *Supervisor) Start(cmd *exec.Cmd) (*reaper.Process, error) {
+	if cmd.Err != nil {
+		return nil, &StartError{Argv0: cmd.Args[0], Err: cmd.Err}
+	}
+	p, err := s.Reaper.Start(cmd)
+	if err != nil {
+		return nil, &StartError{Argv0: cmd.Args[0], Err: err}
+	}
+	return p, nil
+}
+
+// Run is the plain init: start cmd, forward signals until it exits, clean up
+// what it left behind, and return its end as *ExitError (nil never: even
+// status 0 is an *ExitError with Code 0).
+func (s *Supervisor) Run(ctx context.Context, cmd *exec.Cmd) error {
+	p, err := s.Start(cmd)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(cmd.Args[0])
+	s.log.Info("started", "cmd", name, "pid", p.Pid)
+	ws := s.Supervise(ctx, p)
+	s.log.Info("exited", "cmd", name, "pid", p.Pid, "status", reaper.Describe(ws))
+	s.Cleanup()
+	return &ExitError{Name: name, Status: ws}
+}
+
+// Supervise forwards signals to p until it has been reaped and returns its
+// wait status. A SIGTERM or SIGINT starts the stop timeout, after which p gets
+// SIGKILL. When ctx ends, p is stopped the same way.
+func (s *Supervisor) Supervise(ctx context.Context, p *reaper.Process) unix.WaitStatus {
+	var kill <-chan time.Time
+	if s.stopping {
+		kill = s.killTimer()
+	}
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case <-p.Done():
+			return p.Status()
+		case sig := <-s.sigs:
+			if k := s.forward(p, sig.(syscall.Signal)); k != nil && kill == nil {
+				kill = k
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			s.beginStop()
+			s.send(p, s.cfg.StopSignal)
+			if kill == nil {
+				kill = s.killTimer()
+			}
+		case <-kill:
+			s.log.Warn("still running after the stop timeout: sending SIGKILL", "pid", p.Pid, "stop_timeout", s.cfg.StopTimeout)
+			s.send(p, unix.SIGKILL)
+			kill = nil
+		}
+	}
+}
+
+// forward passes sig on to p and returns the kill timer when sig begins a stop.
+func (s *Supervisor) forward(p *reaper.Process, sig syscall.Signal) <-chan time.Time {
+	if !forwardable(sig) {
+		return nil
+	}
+	out := sig
+	stop := sig == unix.SIGTERM || sig == unix.SIGINT
+	if sig == unix.SIGTERM {
+		out = s.cfg.StopSignal
+	}
+	s.log.Debug("forwarding signal", "signal", SignalName(out), "pid", p.Pid)
+	s.send(p, out)
+	if !stop {
+		return nil
+	}
+	first := !s.stopping
+	s.beginStop()
+	if first {
+		s.log.Info("stopping", "signal", SignalName(sig), "pid", p.Pid, "stop_timeout", s.cfg.StopTimeout)
+	}
+	return s.killTimer()
+}
+
+func (s *Supervisor) beginStop() {
+	if !s.stopping {
+		s.stopping = true
+		s.stopAt = time.Now()
+	}
+}
+
+// killTimer fires StopTimeout after the stop began, however many phases the
+// stop crosses.
+func (s *Supervisor) killTimer() <-chan time.Time {
+	return time.After(time.Until(s.stopAt.Add(s.cfg.StopTimeout)))
+}
+
+// Stopping reports whether stasis was asked to stop (SIGTERM, SIGINT).
+func (s *Supervisor) Stopping() bool { return s.stopping }
+
+func (s *Supervisor) send(p *reaper.Process, sig syscall.Signal) {
+	err := p.Signal(sig)
+	switch {
+	case err == nil, errors.Is(err, os.ErrProcessDone):
+		// ESRCH: it exited between the signal and our look; the reaper will tell.
+	default:
+		s.log.Warn("cannot forward signal", "signal", SignalName(sig), "pid", p.Pid, "err", err)
+	}
+}
