@@ -1,0 +1,145 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Polling for the socket starts fast, since a JVM that is up answers in a
+// few milliseconds, and backs off like the JDK client does.
+const (
+	firstPoll = 2 * time.Millisecond
+	maxPoll   = 100 * time.Millisecond
+)
+
+// awaitSocket returns the JVM's attach socket, starting the attach listener
+// first if needed. The listener starts lazily: HotSpot's SIGQUIT handler
+// looks for .attach_pid<nspid> in its cwd, then in /tmp, owned by its euid
+// (or root), and if found binds /tmp/.java_pid<nspid> instead of printing a
+// thread dump. With -Xrs the listener starts at JVM start-up instead.
+func awaitSocket(ctx context.Context, t target, timeout time.Duration, log *slog.Logger) (string, error) {
+	sock := t.socketPath()
+	if isSocket(sock) {
+		return sock, nil
+	}
+	trigger, err := createTrigger(t, log)
+	if err != nil {
+		return "", err
+	}
+	defer removeTrigger(trigger, log)
+	log.Debug("attach listener not running; triggering it", "trigger", trigger)
+	return pollSocket(ctx, t, sock, timeout, log)
+}
+
+// pollSocket sends SIGQUIT and waits for the socket. Like the JDK client
+// (VirtualMachineImpl.checkCatchesAndSendQuitTo) it signals only a process
+// whose SIGQUIT handler is installed: a JVM early in start-up has none yet,
+// and the default action would kill it with a core dump. Such a JVM is
+// waited for until its handler appears or the timeout ends. SIGQUIT is sent
+// once more at half the timeout, as the JDK client does, in case the first
+// arrived while the handler was being installed.
+func pollSocket(ctx context.Context, t target, sock string, timeout time.Duration, log *slog.Logger) (string, error) {
+	start := time.Now()
+	signals := 0
+	for delay := firstPoll; ; delay = min(2*delay, maxPoll) {
+		if isSocket(sock) {
+			log.Debug("attach socket appeared", "socket", sock, "after", time.Since(start), "sigquits", signals)
+			return sock, nil
+		}
+		if signals == 0 || (signals == 1 && time.Since(start) > timeout/2) {
+			sent, err := sendQuit(t, log)
+			if err != nil {
+				return "", err
+			}
+			if sent {
+				signals++
+			}
+		}
+		if !sleepCtx(ctx, delay) {
+			break
+		}
+	}
+	if signals == 0 {
+		return "", timeoutError(ctx, timeout, "pid %d did not install its SIGQUIT handler (a JVM still starting, or -Xrs)", t.pid)
+	}
+	return "", timeoutError(ctx, timeout, "pid %d did not open its attach socket %s", t.pid, sock)
+}
+
+// sendQuit signals the JVM if it catches SIGQUIT, and reports whether it did.
+func sendQuit(t target, log *slog.Logger) (bool, error) {
+	data, err := os.ReadFile(t.procPath("status"))
+	if err != nil {
+		return false, newError(ErrNoProcess, "pid %d exited while attaching", t.pid)
+	}
+	st, err := parseStatus(data, t.pid)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", t.procPath("status"), err)
+	}
+	if st.state == 'Z' || st.state == 'X' {
+		return false, newError(ErrNoProcess, "pid %d exited while attaching", t.pid)
+	}
+	if !st.catchesQuit() {
+		log.Debug("no SIGQUIT handler yet; waiting")
+		return false, nil
+	}
+	if err := unix.Kill(t.pid, unix.SIGQUIT); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return false, newError(ErrNoProcess, "pid %d exited while attaching", t.pid)
+		}
+		return false, fmt.Errorf("send SIGQUIT to pid %d: %w", t.pid, err)
+	}
+	log.Debug("sent SIGQUIT")
+	return true, nil
+}
+
+// createTrigger creates .attach_pid<nspid> in the JVM's working directory,
+// or in its /tmp when the working directory is not writable (a read-only
+// root file system). HotSpot ignores a trigger not owned by its euid or
+// root, so a root stasis gives the file to the JVM's user, as jcmd run as
+// that user would have created it.
+func createTrigger(t target, log *slog.Logger) (string, error) {
+	name := ".attach_pid" + strconv.Itoa(t.nspid)
+	var errs []error
+	for _, path := range []string{t.procPath("cwd", name), t.procPath("root", "tmp", name)} {
+		fd, err := openTrigger(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if unix.Geteuid() == 0 && t.euid != 0 {
+			if err := unix.Fchown(fd, t.euid, t.egid); err != nil {
+				log.Debug("chown attach trigger", "path", path, "err", err)
+			}
+		}
+		unix.Close(fd)
+		return path, nil
+	}
+	return "", fmt.Errorf("create attach trigger for pid %d: %w", t.pid, errors.Join(errs...))
+}
+
+func openTrigger(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != unix.EINTR {
+			if err != nil {
+				return -1, fmt.Errorf("open %s: %w", path, err)
+			}
+			return fd, nil
+		}
+	}
+}
+
+// removeTrigger deletes the trigger: a stale one would make a later SIGQUIT
+// (a user's thread-dump request) restart the listener instead.
+func removeTrigger(path string, log *slog.Logger) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		log.Warn("remove attach trigger", "path", path, "err", err)
+	}
+}
