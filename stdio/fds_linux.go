@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -92,17 +93,15 @@ func pending(f *os.File) (int64, error) {
 
 // drainFile reads f without ever waiting: until it is empty (EAGAIN) or at EOF, until max bytes
 // when max >= 0, or until the deadline when it is set. fn, when set, gets every piece read.
-// It uses raw reads because the poller would wait for more data instead of reporting EAGAIN.
+// It uses raw reads because the poller would wait for more data instead of reporting EAGAIN,
+// and would refuse to read at all past a read deadline, which is how stop interrupts the reader.
 func drainFile(f *os.File, buf []byte, max int64, until time.Time, fn func([]byte)) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("syscall conn of %s: %w", f.Name(), err)
 	}
 	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		rerr = drainFD(int(fd), buf, max, until, fn)
-		return true // never wait for readiness
-	})
+	err = rc.Control(func(fd uintptr) { rerr = drainFD(int(fd), buf, max, until, fn) })
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.Name(), err)
 	}
@@ -134,3 +133,33 @@ func drainFD(fd int, buf []byte, max int64, until time.Time, fn func([]byte)) er
 	return nil
 }
 
+// closeInheritedOnExec marks every descriptor above stderr close-on-exec. Descriptors stasis
+// inherited (from docker, a shell, a CI runner) are not O_CLOEXEC, and exec would pass them on.
+func closeInheritedOnExec() error {
+	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	if err != unix.ENOSYS && err != unix.EINVAL {
+		return fmt.Errorf("close_range 3.. with CLOSE_RANGE_CLOEXEC: %w", err)
+	}
+	return cloexecFromProc() // kernels before 5.11
+}
+
+func cloexecFromProc() error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list /proc/self/fd: %w", err)
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		// The descriptor of the directory read above is gone by now: EBADF is expected.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && err != unix.EBADF {
+			return fmt.Errorf("fcntl F_SETFD FD_CLOEXEC on fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}

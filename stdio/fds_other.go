@@ -15,3 +15,5 @@ func pending(*os.File) (int64, error)            { return 0, errors.ErrUnsupport
 func drainFile(*os.File, []byte, int64, time.Time, func([]byte)) error {
 	return errors.ErrUnsupported
 }
+
+func closeInheritedOnExec() error { return errors.ErrUnsupported }

@@ -184,6 +184,11 @@ func (s *Set) Close(drainTimeout time.Duration) error {
 	return errs.ErrorOrNil()
 }
 
+// CloseInheritedOnExec marks every descriptor above 2 that this process holds close-on-exec.
+// Call it once at startup, before the first child starts: descriptors stasis inherited are not
+// O_CLOEXEC, and without it they would leak into the JVM (and into its checkpoint image).
+func CloseInheritedOnExec() error { return closeInheritedOnExec() }
+
 // closeAll releases what newSet opened before it failed.
 func (s *Set) closeAll() {
 	_ = s.CloseChildEnds()
