@@ -15,10 +15,12 @@ const cleanupPoll = 5 * time.Millisecond
 // of them has been reaped, so stasis never exits with work half-done. Signals
 // received meanwhile are not forwarded: there is no main child any more.
 func (s *Supervisor) Cleanup() {
-	pids := descendants()
-	if len(pids) == 0 && !s.Reaper.HasChildren() {
+	// HasChildren is one syscall; reading /proc is only worth it when
+	// something is left (the common case for a JVM is nothing).
+	if !s.Reaper.HasChildren() {
 		return
 	}
+	pids := descendants()
 	sig := s.cfg.StopSignal
 	if s.stopping && time.Since(s.stopAt) >= s.cfg.StopTimeout {
 		sig = unix.SIGKILL
@@ -27,10 +29,10 @@ func (s *Supervisor) Cleanup() {
 	signalAll(pids, sig)
 	deadline := time.Now().Add(s.cfg.StopTimeout)
 	for {
-		pids = descendants()
-		if len(pids) == 0 && !s.Reaper.HasChildren() {
+		if !s.Reaper.HasChildren() {
 			return
 		}
+		pids = descendants()
 		if sig != unix.SIGKILL && time.Now().After(deadline) {
 			sig = unix.SIGKILL
 			s.log.Warn("processes left behind survived the stop timeout: sending SIGKILL", "count", len(pids))

@@ -78,7 +78,7 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string {
-	if e.Value == "" && e.Setting == "command" {
+	if e.Setting == "command" || e.Setting == "flags" {
 		return e.Problem
 	}
 	return fmt.Sprintf("%s=%q: %s", e.Setting, e.Value, e.Problem)

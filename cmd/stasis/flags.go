@@ -30,7 +30,7 @@ func configure(args []string, environ map[string]string, stdout io.Writer) (Conf
 			printHelp(stdout, &s)
 			return Config{}, errHelpShown
 		}
-		return Config{}, &ConfigError{Setting: "flags", Value: strings.Join(args, " "), Problem: flagProblem(err)}
+		return Config{}, &ConfigError{Setting: "flags", Problem: flagProblem(err)}
 	}
 	return validate(s, fs.Args())
 }

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	stasisBin = filepath.Join(dir, "stasis")
-	build := exec.Command("go", "build", "-o", stasisBin, ".")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", stasisBin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build stasis: %v\n%s", err, out)

@@ -1,0 +1,35 @@
+# stasis: build, test, lint, bench, demo. Every target installs what it needs
+# first (scripts/install-deps, idempotent and quick once done).
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+export CGO_ENABLED := 0
+
+.PHONY: all build test lint bench demo deps clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/stasis ./cmd/stasis
+
+test: deps build lint
+	$(GO) test -count=1 -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: deps build
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bin/bench.txt
+
+demo: deps build
+	@scripts/demo
+
+clean:
+	rm -rf bin
