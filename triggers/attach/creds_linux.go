@@ -14,8 +14,10 @@ const keepID = ^uintptr(0)
 // effective uid and gid given, and returns its descriptor.
 //
 // HotSpot accepts a client only if SO_PEERCRED, taken at connect(), shows
-// its own euid/egid (JDK 17 also lets root in, JDK 8 and older builds do
-// not), so a root stasis takes on the JVM's ids for the connect alone. Linux
+// its own euid and egid, or root (JDK 17.0.15 does let root in; the JDK 8
+// listener and JVMs whose root is another user namespace's do not). So a
+// root stasis connects with the JVM's ids, exactly as jcmd run by the
+// JVM's user would, and takes them for the connect alone. Linux
 // credentials belong to a thread, and Go's syscall.Setresuid changes every
 // thread of the process: stasis is PID 1 and must never do that. So the
 // switch is made with raw syscalls on a locked OS thread and undone right
