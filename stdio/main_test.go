@@ -45,7 +45,7 @@ func ptyHelper() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cmd := exec.Command("sh", "-c", `readlink /proc/$$/fd/0; [ -t 0 ] && echo tty || echo notty; cat; echo eof; ls /proc/$$/fd | tr '\n' ' '`)
+	cmd := exec.Command("sh", "-c", `readlink /proc/$$/fd/0; [ -t 0 ] && echo tty || echo notty; cat; echo eof; ls /proc/$$/fd; true`)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin(), s.Stdout(), s.Stderr()
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -94,7 +94,7 @@ func TestStdinNotATerminalEvenWhenStasisHasOne(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("helper: %v: %s", err, errw.String())
 	}
-	want := "helper stdin is a terminal\n/dev/null\nnotty\neof\n0 1 2 "
+	want := "helper stdin is a terminal\n/dev/null\nnotty\neof\n0\n1\n2\n"
 	if got := out.String(); got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}

@@ -235,11 +235,11 @@ func TestStdinIsDevNullAndNoFDLeaks(t *testing.T) {
 			for _, f := range []*os.File{s.Stdin(), s.Stdout(), s.Stderr(), s.out.r, s.err.r} {
 				checkCloexec(t, f)
 			}
-			run(t, s, `readlink /proc/$$/fd/0; [ -t 0 ] && echo tty || echo notty; cat; echo eof; ls /proc/$$/fd | tr '\n' ' '`)
+			run(t, s, `readlink /proc/$$/fd/0; [ -t 0 ] && echo tty || echo notty; cat; echo eof; ls /proc/$$/fd; true`)
 			if err := s.Close(time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := out.String(), "/dev/null\nnotty\neof\n0 1 2 "; got != want {
+			if got, want := out.String(), "/dev/null\nnotty\neof\n0\n1\n2\n"; got != want {
 				t.Fatalf("child saw %q, want %q (stderr %q)", got, want, errw.String())
 			}
 		})
