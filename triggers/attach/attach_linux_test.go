@@ -336,3 +336,69 @@ func findNSChild(t *testing.T, root, nspid int) int {
 	t.Fatalf("no process with namespace pid %d under %d", nspid, root)
 	return 0
 }
+
+func TestOpenJ9AttachDirectory(t *testing.T) {
+	requireUnshare(t)
+	// No OpenJ9 here: a sleep in a private /tmp that holds OpenJ9's attach
+	// directory for its pid stands in for one, and must not be signalled.
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount -t tmpfs tmpfs /tmp && mkdir -p /tmp/.com_ibm_tools_attach/$$ && echo ready && exec sleep 300`)
+	j := startReady(t, cmd)
+	_, err := JCmd(context.Background(), j.pid, "VM.version", Options{Timeout: 2 * time.Second})
+	want := "pid " + strconv.Itoa(j.pid) + " is an OpenJ9 JVM: it uses OpenJ9's own attach mechanism, which stasis does not speak"
+	if !errors.Is(err, ErrOpenJ9) || err.Error() != want {
+		t.Fatalf("err = %v, want ErrOpenJ9 %q", err, want)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !alive(j.pid) {
+		t.Fatal("the process was killed")
+	}
+}
+
+func TestStoppedJVMTimesOut(t *testing.T) {
+	j := startJVM(t)
+	if _, err := JCmd(context.Background(), j.pid, "VM.version", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(j.pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(j.pid, syscall.SIGCONT)
+	_, err := JCmd(context.Background(), j.pid, "VM.version", Options{Timeout: 300 * time.Millisecond})
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "did not answer within 300ms") {
+		t.Fatalf("err = %v, want ErrTimeout saying the JVM did not answer", err)
+	}
+}
+
+func TestOtherUserWithoutRoot(t *testing.T) {
+	requireRoot(t)
+	j := startJVM(t) // runs as root
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "attach-helper-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "attach.test")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), helperEnv+"="+strconv.Itoa(j.pid))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "only root can attach to another user's JVM") {
+		t.Fatalf("as uid 65534: %v: %s", err, out)
+	}
+	if !alive(j.pid) {
+		t.Fatal("JVM died")
+	}
+}

@@ -4,6 +4,8 @@ package attach
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,6 +68,9 @@ func classDir(tb testing.TB) string {
 }
 
 func TestMain(m *testing.M) {
+	if pid := os.Getenv(helperEnv); pid != "" {
+		os.Exit(attachHelper(pid))
+	}
 	code := m.Run()
 	if sleeperDir != "" {
 		os.RemoveAll(sleeperDir)
@@ -161,4 +166,28 @@ func alive(pid int) bool {
 	}
 	st, err := parseStatus(data, pid)
 	return err == nil && st.state != 'Z' && st.state != 'X'
+}
+
+// removeSocket deletes a JVM's attach socket. HotSpot notices on the next
+// SIGQUIT with a trigger present and starts its listener again.
+func removeSocket(tb testing.TB, sock string) {
+	tb.Helper()
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		tb.Fatal(err)
+	}
+}
+
+// helperEnv makes the test binary attach to the pid it names and print the
+// error, so that a test can attach as another user.
+const helperEnv = "ATTACH_TEST_HELPER_PID"
+
+func attachHelper(pid string) int {
+	n, _ := strconv.Atoi(pid)
+	_, err := JCmd(context.Background(), n, "VM.version", Options{Timeout: 5 * time.Second})
+	if errors.Is(err, ErrPermission) {
+		fmt.Println("ErrPermission:", err)
+		return 0
+	}
+	fmt.Println("unexpected:", err)
+	return 1
 }
