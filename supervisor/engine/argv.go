@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// IsJava says whether argv[0] is a java launcher, the only place where an
+// engine's -XX flags can go.
+func IsJava(argv []string) bool {
+	return len(argv) > 0 && filepath.Base(argv[0]) == "java"
+}
+
+// withFlags puts flags right after the java executable (not into
+// JAVA_TOOL_OPTIONS, which the JVM announces on stderr and which a restore
+// would not see), so the user's own flags after them still win.
+func withFlags(argv []string, flags ...string) []string {
+	out := make([]string, 0, len(argv)+len(flags))
+	out = append(out, argv[0])
+	out = append(out, flags...)
+	return append(out, argv[1:]...)
+}
+
+func requireJava(engine string, argv []string) error {
+	if !IsJava(argv) {
+		return fmt.Errorf("engine %s needs the command to start with the java executable, got %q", engine, argv[0])
+	}
+	return nil
+}
+
+// hasFlag reports whether the user already gave a flag with this prefix.
+func hasFlag(argv []string, prefix string) bool {
+	for _, a := range argv[1:] {
+		if strings.HasPrefix(a, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// CRaCLaunchArgv: -XX:CRaCCheckpointTo=DIR, the resource policies, and the
+// engine for warp.
+func CRaCLaunchArgv(argv []string, o Options, warp bool) []string {
+	flags := []string{"-XX:CRaCCheckpointTo=" + o.Dir}
+	if warp {
+		flags = append(flags, "-XX:CRaCEngine=warp")
+	}
+	if o.ResourcePolicies != "" {
+		flags = append(flags, "-Djdk.crac.resource-policies="+o.ResourcePolicies)
+	}
+	return withFlags(argv, flags...)
+}
+
+// CRaCRestoreArgv is the restoring launcher: only restore-settable flags may
+// accompany -XX:CRaCRestoreFrom, so none of the user's are passed on.
+func CRaCRestoreArgv(java, dir string, warp bool) []string {
+	argv := []string{java, "-XX:CRaCRestoreFrom=" + dir}
+	if warp {
+		argv = append(argv, "-XX:CRaCEngine=warp")
+	}
+	return argv
+}
+
+// OpenJ9LaunchArgv enables the CRIUSupport API and tells the application
+// where stasis expects the image.
+func OpenJ9LaunchArgv(argv []string, o Options) []string {
+	return withFlags(argv, "-XX:+EnableCRIUSupport", "-Dstasis.imageDir="+o.Dir)
+}
+
+// CRIULaunchArgv keeps HotSpot's perf data out of /tmp: a plain JVM maps
+// /tmp/hsperfdata_USER/PID, and a restore in a container whose /tmp lacks
+// that file fails ("Can't open file tmp/hsperfdata_root/1001").
+func CRIULaunchArgv(argv []string) []string {
+	if !IsJava(argv) || hasFlag(argv, "-XX:+PerfDisableSharedMem") || hasFlag(argv, "-XX:-UsePerfData") {
+		return argv
+	}
+	return withFlags(argv, "-XX:+PerfDisableSharedMem")
+}
+
+// CRIUDumpArgv dumps the tree rooted at pid. --shell-job: the JVM is not the
+// leader of a session of its own; --tcp-established and --file-locks: a
+// service holds both; the log is relative to DIR.
+func CRIUDumpArgv(criu string, pid int, dir, log string) []string {
+	return []string{criu, "dump", "-t", fmt.Sprint(pid), "-D", dir,
+		"--shell-job", "--tcp-established", "--file-locks", "-v4", "-o", log}
+}
+
+// CRIURestoreArgv restores detached (-d) as a sibling (--restore-sibling):
+// the restored JVM becomes a child of stasis, which thus gets its real exit
+// status (a foreground `criu restore` exits 0 whatever the JVM does).
+func CRIURestoreArgv(criu, dir, pidfile, log string) []string {
+	return []string{criu, "restore", "-D", dir,
+		"--shell-job", "--tcp-established", "--file-locks",
+		"-d", "--restore-sibling", "--pidfile", pidfile, "-v4", "-o", log}
+}

@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// JavaHome finds the JDK that a command runs: the java executable on PATH,
+// symlinks resolved (Debian's /usr/bin/java is one), two levels up.
+func JavaHome(command []string) (java, home string, err error) {
+	if !IsJava(command) {
+		return "", "", fmt.Errorf("the command %q does not start with java", command[0])
+	}
+	java, err = exec.LookPath(command[0])
+	if err != nil {
+		return "", "", err
+	}
+	real, err := filepath.EvalSymlinks(java)
+	if err != nil {
+		return "", "", fmt.Errorf("resolve %s: %w", java, err)
+	}
+	return java, filepath.Dir(filepath.Dir(real)), nil
+}
+
+// Flavour recognises a JDK home by the files its runtime ships: a CRaC JDK
+// has the criu engine in lib, OpenJ9 has libj9vm.
+func Flavour(home string) string {
+	if exists(filepath.Join(home, "lib", "criuengine")) || exists(filepath.Join(home, "lib", "libcriuengine.so")) {
+		return "crac"
+	}
+	for _, vm := range []string{"default", "compressedrefs"} {
+		if exists(filepath.Join(home, "lib", vm, "libj9vm29.so")) {
+			return "openj9"
+		}
+	}
+	return "hotspot"
+}
+
+// Detect chooses the engine for STASIS_ENGINE=auto: crac for a CRaC JDK,
+// openj9 for OpenJ9, criu for any other JDK when a criu binary is found.
+// The error says exactly what is missing.
+func Detect(command []string, criuSetting string) (string, error) {
+	_, home, err := JavaHome(command)
+	if err == nil {
+		switch f := Flavour(home); f {
+		case "crac", "openj9":
+			return f, nil
+		}
+	}
+	if _, cerr := FindCRIU(criuSetting, home); cerr != nil {
+		if err != nil {
+			return "", fmt.Errorf("no checkpoint engine: %v, and %v", err, cerr)
+		}
+		return "", fmt.Errorf("no checkpoint engine: %s is neither a CRaC JDK (no lib/criuengine) nor OpenJ9, and %v", home, cerr)
+	}
+	return "criu", nil
+}
+
+// FindCRIU looks for criu: STASIS_CRIU, then $JAVA_HOME/lib/criu (CRaC
+// JDKs ship one), then PATH.
+func FindCRIU(setting, javaHome string) (string, error) {
+	if setting != "" {
+		if err := executable(setting); err != nil {
+			return "", fmt.Errorf("STASIS_CRIU=%q: %w", setting, err)
+		}
+		return setting, nil
+	}
+	var tried []string
+	for _, home := range []string{os.Getenv("JAVA_HOME"), javaHome} {
+		if home == "" {
+			continue
+		}
+		p := filepath.Join(home, "lib", "criu")
+		if executable(p) == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	if p, err := exec.LookPath("criu"); err == nil {
+		return p, nil
+	}
+	tried = append(tried, "criu on PATH")
+	return "", fmt.Errorf("no criu found (set STASIS_CRIU; tried %s)", strings.Join(tried, ", "))
+}
+
+func executable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return errors.New("not an executable file")
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,103 @@
+// Package engine holds one file per checkpoint runtime: crac (OpenJDK CRaC,
+// Azul Zulu), warp (Azul's Warp engine), openj9 (IBM Semeru's CRIU support)
+// and criu (stasis runs CRIU itself, for any HotSpot JDK). Each knows its
+// runtime's flags, how a checkpoint is triggered and judged complete, and how
+// a restore is started and which process is then the application. The facts
+// behind each choice are in RUNTIMES.md.
+//
+// Command lines are built by pure functions (argv.go) checked by table tests.
+// It must not import supervisor: the supervisor passes a Host.
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"os/exec"
+	"time"
+
+	"stasis/reaper"
+	"stasis/stdio"
+)
+
+// Host is what an engine needs from the supervisor: every process goes
+// through the one reaper.
+type Host interface {
+	Start(cmd *exec.Cmd) (*reaper.Process, error)
+	Adopt(pid int) *reaper.Process
+	HasChildren() bool
+}
+
+// An Engine is one checkpoint runtime.
+type Engine interface {
+	Name() string
+	// PreservesPIDs: the restored JVM has its checkpoint-time PID, which must
+	// be free (every engine but warp).
+	PreservesPIDs() bool
+	// FIFOStdio: CRIU itself restores the JVM, so its stdout and stderr must
+	// be FIFOs in the image directory; otherwise plain pipes.
+	FIFOStdio() bool
+	// DumpLog and RestoreLog are the engines' log files in the image directory.
+	DumpLog() string
+	RestoreLog() string
+	// LaunchArgv is the checkpoint run's command line: the user's command
+	// with the engine's flags right after the java executable.
+	LaunchArgv(command []string, o Options) ([]string, error)
+	// Checkpoint makes the image of a running JVM. It returns once the image
+	// is complete and the JVM is gone, or with an error, the JVM possibly
+	// still running.
+	Checkpoint(ctx context.Context, j *CheckpointJob) error
+	// Restore starts the restored application and returns the process that
+	// stands for it: its exit status is the application's.
+	Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, error)
+}
+
+// Options are the settings an engine's command lines depend on.
+type Options struct {
+	Dir              string // the image directory
+	CRIU             string // the criu binary (criu and openj9 engines)
+	ResourcePolicies string // crac: -Djdk.crac.resource-policies
+}
+
+// CheckpointJob is one checkpoint of a running JVM.
+type CheckpointJob struct {
+	Options
+	Host  Host
+	JVM   *reaper.Process
+	Stdio *stdio.Set
+	GC    bool // criu: GC.run and System.trim_native_heap first
+	// AppTriggered: the application checkpoints itself (STASIS_CHECKPOINT_ON=app);
+	// stasis only waits for the outcome and judges it.
+	AppTriggered bool
+	Log   *slog.Logger
+}
+
+// RestoreJob is one restore.
+type RestoreJob struct {
+	Options
+	Host     Host
+	Java     string // the java executable (crac, warp: the restoring launcher)
+	PID      int    // the JVM's PID at checkpoint
+	Stdio    *stdio.Set
+	PIDFile  string // where criu writes the restored root's PID
+	Log      *slog.Logger
+	LogLimit int64 // kill a CRIU whose log grows past this (a damaged image can loop)
+}
+
+// New returns the engine by name (not "auto": see Detect).
+func New(name string) Engine {
+	switch name {
+	case "crac":
+		return &CRaC{}
+	case "warp":
+		return &CRaC{Warp: true}
+	case "openj9":
+		return &OpenJ9{}
+	case "criu":
+		return &CRIU{}
+	}
+	return nil
+}
+
+// dumpWait bounds how long the JVM may take to die once its image is written
+// (CRIU kills it with SIGKILL right after the dump).
+const dumpWait = 30 * time.Second

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"stasis/reaper"
+)
+
+// DefaultLogLimit bounds a CRIU log: with a truncated pages image, `criu
+// restore` was measured looping with its -v4 log growing by gigabytes.
+const DefaultLogLimit = 256 << 20
+
+const logPoll = 50 * time.Millisecond
+
+// runCRIU runs one criu command through the reaper and waits for it, killing
+// it when ctx ends or when its log passes limit. It returns nil only for exit
+// status 0.
+func runCRIU(ctx context.Context, h Host, argv []string, logPath string, limit int64) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	// criu's own messages go to its log (-o); its stderr is stasis's, for the
+	// few lines it prints before the log is open.
+	cmd.Stderr = os.Stderr
+	p, err := h.Start(cmd)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	if limit <= 0 {
+		limit = DefaultLogLimit
+	}
+	tick := time.NewTicker(logPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.Done():
+			ws := p.Status()
+			if ws.Exited() && ws.ExitStatus() == 0 {
+				return nil
+			}
+			return fmt.Errorf("criu %s %s", argv[1], reaper.Describe(ws))
+		case <-ctx.Done():
+			killWait(p)
+			return fmt.Errorf("criu %s did not finish in time: %w", argv[1], ctx.Err())
+		case <-tick.C:
+			if fi, err := os.Stat(logPath); err == nil && fi.Size() > limit {
+				killWait(p)
+				return fmt.Errorf("criu %s stopped: its log %s passed %d MiB", argv[1], logPath, limit>>20)
+			}
+		}
+	}
+}
+
+func killWait(p *reaper.Process) {
+	_ = p.Signal(9)
+	<-p.Done()
+}
+
+// Tail returns the last n lines of a log file, for error messages. It reads
+// at most the last 64 KiB: the logs can be huge.
+func Tail(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 64<<10 {
+		_, _ = f.Seek(-64<<10, 2)
+	}
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return lines
+}
+
+// logSays reports whether a CRIU log ends in success. CRIU writes "Dumping
+// finished successfully" and "Restoring finished successfully"? No: restore
+// logs end without a marker, so only dumps are judged by their log.
+func logSays(path, marker string) bool {
+	for _, l := range Tail(path, 20) {
+		if strings.Contains(l, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+// logError returns the first error line of a CRIU log ("Error (criu/...)").
+func logError(path string) string {
+	for _, l := range Tail(path, 200) {
+		if strings.Contains(l, "Error (") || strings.Contains(l, "FAILED") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// withTail appends the last lines of a log to an error, as one block.
+func withTail(err error, path string, n int) error {
+	t := Tail(path, n)
+	if len(t) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\nlast lines of %s:\n  %s", err, filepath.Base(path), strings.Join(t, "\n  "))
+}

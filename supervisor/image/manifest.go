@@ -1,0 +1,263 @@
+// Package image owns the image directory's manifest, stasis.json: what was
+// checkpointed, how, and the list of image files with their sizes and
+// checksums. The manifest is written atomically and last, after a verified
+// checkpoint, and removed first when a new checkpoint starts, so a directory
+// with a manifest whose files match it is a complete image, and nothing else
+// is ever trusted.
+//
+// It must not import supervisor or the engines.
+package image
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ManifestName is the manifest's file name inside the image directory.
+const ManifestName = "stasis.json"
+
+// Format is the manifest's format version; a newer one is not restorable.
+const Format = 1
+
+// Manifest describes a complete image. The JSON names are stable: tools and
+// `stasis inspect --json` rely on them.
+type Manifest struct {
+	Format        int       `json:"format"`
+	StasisVersion string    `json:"stasis_version"`
+	Engine        string    `json:"engine"`
+	Java          string    `json:"java"`
+	JavaVersion   string    `json:"java_version,omitempty"`
+	Command       []string  `json:"command"`
+	PID           int       `json:"pid"`
+	Created       time.Time `json:"created"`
+	Phases        Phases    `json:"phases"`
+	ImageBytes    int64     `json:"image_bytes"`
+	Files         []File    `json:"files"`
+}
+
+// Phases are the checkpoint run's durations, in milliseconds.
+type Phases struct {
+	LaunchToReadyMS int64 `json:"launch_to_ready_ms"`
+	WarmupMS        int64 `json:"warmup_ms"`
+	DumpMS          int64 `json:"dump_ms"`
+}
+
+// File is one image file: its name relative to the directory, size, and
+// CRC-32C (hardware-accelerated; it detects damage, it is no signature).
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	CRC32C string `json:"crc32c"`
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// notImage are names in the directory that are not part of the image: the
+// manifest, logs (they grow with every restore), the stdio FIFOs (recorded by
+// path, not content) and the restore pidfile.
+func notImage(name string) bool {
+	base := filepath.Base(name)
+	return base == ManifestName || strings.HasSuffix(base, ".log") || strings.HasSuffix(base, ".fifo") ||
+		strings.HasSuffix(base, ".pid") || strings.HasPrefix(base, ".")
+}
+
+// Scan lists the image files in dir with their sizes and checksums.
+func Scan(dir string) ([]File, int64, error) {
+	var files []File
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if !d.Type().IsRegular() || notImage(rel) {
+			return nil
+		}
+		f, err := checksum(path)
+		if err != nil {
+			return err
+		}
+		f.Name = rel
+		files = append(files, f)
+		total += f.Size
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("scan image %s: %w", dir, err)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	return files, total, nil
+}
+
+func checksum(path string) (File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return File{}, err
+	}
+	defer f.Close()
+	h := crc32.New(castagnoli)
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return File{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	return File{Size: n, CRC32C: fmt.Sprintf("%08x", h.Sum32())}, nil
+}
+
+// Write stores m as dir/stasis.json atomically: a temporary file, fsync, and
+// rename, so a crash leaves either no manifest or a whole one.
+func Write(dir string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".stasis.json.*")
+	if err != nil {
+		return fmt.Errorf("write manifest in %s: %w", dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write manifest %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync manifest %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, ManifestName)); err != nil {
+		return fmt.Errorf("install manifest in %s: %w", dir, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// ErrNoImage says the directory holds no manifest.
+var ErrNoImage = errors.New("no image")
+
+// Read parses dir/stasis.json.
+func Read(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s has no %s: %w", dir, ManifestName, ErrNoImage)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	return Parse(b)
+}
+
+// Parse decodes and checks a manifest.
+func Parse(b []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", ManifestName, err)
+	}
+	switch {
+	case m.Format != Format:
+		return nil, fmt.Errorf("%s has format %d, this stasis reads %d", ManifestName, m.Format, Format)
+	case m.Engine == "" || len(m.Command) == 0:
+		return nil, fmt.Errorf("%s lacks the engine or the command", ManifestName)
+	case len(m.Files) == 0:
+		return nil, fmt.Errorf("%s lists no image files", ManifestName)
+	}
+	for _, f := range m.Files {
+		if f.Name == "" || filepath.IsAbs(f.Name) || strings.HasPrefix(filepath.Clean(f.Name), "..") || f.Size < 0 {
+			return nil, fmt.Errorf("%s lists a bad file %q", ManifestName, f.Name)
+		}
+	}
+	return &m, nil
+}
+
+// Matches says why an image made for one command and engine cannot serve
+// another: a restored JVM would run the old command.
+func (m *Manifest) Matches(engine string, command []string) error {
+	if m.Engine != engine {
+		return fmt.Errorf("the image was made by engine %s, this start uses %s", m.Engine, engine)
+	}
+	if !slices.Equal(m.Command, command) {
+		return fmt.Errorf("the image was made for the command %q, this start runs %q", m.Command, command)
+	}
+	return nil
+}
+
+// Verify checks every listed file's size and checksum. Sizes come first, so
+// a truncated file (which can hang CRIU's restorer) is found without reading
+// the whole image.
+func (m *Manifest) Verify(dir string) error {
+	for _, f := range m.Files {
+		fi, err := os.Stat(filepath.Join(dir, f.Name))
+		if err != nil {
+			return fmt.Errorf("image file %s: %w", f.Name, err)
+		}
+		if fi.Size() != f.Size {
+			return fmt.Errorf("image file %s has %d bytes, the manifest says %d", f.Name, fi.Size(), f.Size)
+		}
+	}
+	for _, f := range m.Files {
+		got, err := checksum(filepath.Join(dir, f.Name))
+		if err != nil {
+			return err
+		}
+		if got.CRC32C != f.CRC32C {
+			return fmt.Errorf("image file %s is damaged (crc32c %s, the manifest says %s)", f.Name, got.CRC32C, f.CRC32C)
+		}
+	}
+	return nil
+}
+
+// Invalidate removes the manifest first, then the files of an earlier image,
+// so that a checkpoint that fails half-way never leaves something that looks
+// complete. Files it does not recognise as stasis's or the engines' are left.
+func Invalidate(dir string) error {
+	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove old manifest: %w", err)
+	}
+	if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range ents {
+		if engineFile(e.Name()) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove old image file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// engineFile recognises what CRIU, CRaC and stasis write into an image dir.
+func engineFile(name string) bool {
+	switch {
+	case strings.HasSuffix(name, ".img"), strings.HasSuffix(name, ".log"), strings.HasSuffix(name, ".pid"),
+		strings.HasPrefix(name, ".stasis.json"):
+		return true
+	}
+	return slices.Contains([]string{"engine", "cppath", "perfdata", "stats-dump", "stats-restore"}, name)
+}
