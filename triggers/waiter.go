@@ -174,8 +174,8 @@ func poll(ctx context.Context, st *condState, env Env) bool {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout(env.Interval))
 		err := st.cond.Probe.ProbeOnce(actx)
 		cancel()
-		if ctx.Err() != nil {
-			return false
+		if ended(ctx) {
+			return false // an attempt cut by Wait's own deadline says nothing about the target
 		}
 		if st.record(err, env.Log) {
 			return true
@@ -220,6 +220,16 @@ func waitChan(ctx context.Context, st *condState, env Env, ch <-chan struct{}) b
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// ended reports whether ctx is done or past its deadline: a dial that sees
+// the deadline fails with "i/o timeout" a moment before ctx.Err() is set.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
