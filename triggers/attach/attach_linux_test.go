@@ -296,19 +296,21 @@ func TestPrivateTmpInMountNamespace(t *testing.T) {
 func TestPIDNamespace(t *testing.T) {
 	requireUnshare(t)
 	// java runs as pid 2 of the new namespace (sh is 1), so its files are
-	// named .java_pid2 while we know it by another pid.
-	cmd := exec.Command("unshare", "--pid", "--fork", "sh", "-c", "java -cp . Sleeper & wait")
+	// named .java_pid2 while we know it by another pid. A private /tmp
+	// keeps it apart from other pid-2 JVMs of concurrent test runs.
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount", "--propagation", "private", "sh", "-c",
+		"mount -t tmpfs tmpfs /tmp && cp ./Sleeper.class /tmp/ && java -cp /tmp Sleeper & wait")
 	cmd.Dir = classDir(t)
 	startReady(t, cmd)
 	pid := findNSChild(t, cmd.Process.Pid, 2)
-	if isSocket(socketOf(pid, 2)) {
-		os.Remove(socketOf(pid, 2)) // left by an earlier JVM that was pid 2
-	}
 	out, err := JCmd(context.Background(), pid, "VM.version", Options{})
 	if err != nil {
 		t.Fatalf("attach to pid %d (pid 2 in its namespace): %v", pid, err)
 	}
 	wantVersion(t, out)
+	if !isSocket(socketOf(pid, 2)) {
+		t.Errorf("no socket named after the namespace pid 2")
+	}
 	assertNoTrigger(t, pid, 2)
 }
 
@@ -364,6 +366,7 @@ func TestStoppedJVMTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Kill(j.pid, syscall.SIGCONT)
+	waitStopped(t, j.pid)
 	_, err := JCmd(context.Background(), j.pid, "VM.version", Options{Timeout: 300 * time.Millisecond})
 	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "did not answer within 300ms") {
 		t.Fatalf("err = %v, want ErrTimeout saying the JVM did not answer", err)
@@ -401,4 +404,27 @@ func TestOtherUserWithoutRoot(t *testing.T) {
 	if !alive(j.pid) {
 		t.Fatal("JVM died")
 	}
+}
+
+// waitStopped waits until every thread of pid is stopped: kill(SIGSTOP)
+// returns before the threads have noticed it.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		stats, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
+		stopped := len(stats) > 0
+		for _, f := range stats {
+			data, _ := os.ReadFile(f)
+			// The state follows the parenthesised command name.
+			if i := strings.LastIndexByte(string(data), ')'); i < 0 || len(data) < i+3 || data[i+2] != 'T' {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("pid %d did not stop", pid)
 }

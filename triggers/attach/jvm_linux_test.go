@@ -108,11 +108,15 @@ func startReady(tb testing.TB, cmd *exec.Cmd) *jvm {
 	})
 	ready := make(chan error, 1)
 	go func() {
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err == nil && line != "ready\n" {
-			err = fmt.Errorf("first line %q", line)
+		// Skip JVM warnings printed before main runs.
+		r := bufio.NewReader(stdout)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || line == "ready\n" {
+				ready <- err
+				break
+			}
 		}
-		ready <- err
 		io.Copy(io.Discard, stdout)
 	}()
 	select {
