@@ -31,13 +31,18 @@ type Supervisor struct {
 
 	stopping bool      // SIGTERM or SIGINT received
 	stopAt   time.Time // when the stop began
+
+	State        *State
+	manual       chan struct{} // closed by `stasis checkpoint`
+	manualWanted bool          // STASIS_CHECKPOINT_ON includes manual
 }
 
 // New installs the signal handlers and starts the reaper. It must run before
 // the first child starts: a signal that arrives earlier is either lost or, for
 // SIGTERM, kills a Go PID 1 outright (the runtime's default action exits 2).
 func New(cfg Config, log *slog.Logger) (*Supervisor, error) {
-	s := &Supervisor{cfg: cfg, log: log, sigs: make(chan os.Signal, 128)}
+	s := &Supervisor{cfg: cfg, log: log, sigs: make(chan os.Signal, 128),
+		State: newState(), manual: make(chan struct{})}
 	// No arguments: every signal. A generous buffer, because os/signal drops
 	// signals when the channel is full.
 	signal.Notify(s.sigs)
@@ -49,6 +54,10 @@ func New(cfg Config, log *slog.Logger) (*Supervisor, error) {
 	s.Reaper = r
 	return s, nil
 }
+
+// Adopt and HasChildren make the Supervisor an engine.Host.
+func (s *Supervisor) Adopt(pid int) *reaper.Process { return s.Reaper.Adopt(pid) }
+func (s *Supervisor) HasChildren() bool             { return s.Reaper.HasChildren() }
 
 // Close stops signal delivery and the reaper.
 func (s *Supervisor) Close() {
@@ -78,7 +87,9 @@ func (s *Supervisor) Run(ctx context.Context, cmd *exec.Cmd) error {
 	}
 	name := filepath.Base(cmd.Args[0])
 	s.log.Info("started", "cmd", name, "pid", p.Pid)
+	s.State.running(p.Pid)
 	ws := s.Supervise(ctx, p)
+	s.State.setPhase(PhaseStopping)
 	s.log.Info("exited", "cmd", name, "pid", p.Pid, "status", reaper.Describe(ws))
 	s.Cleanup()
 	return &ExitError{Name: name, Status: ws}
@@ -88,6 +99,15 @@ func (s *Supervisor) Run(ctx context.Context, cmd *exec.Cmd) error {
 // wait status. A SIGTERM or SIGINT starts the stop timeout, after which p gets
 // SIGKILL. When ctx ends, p is stopped the same way.
 func (s *Supervisor) Supervise(ctx context.Context, p *reaper.Process) unix.WaitStatus {
+	ws, _ := s.superviseUntil(ctx, p, nil)
+	return ws
+}
+
+// superviseUntil is Supervise that also returns, with detached true, when
+// detach is closed: during a dump no signal may reach the frozen JVM, or it
+// would be captured in the image and delivered after every restore. Signals
+// that arrive meanwhile wait in the channel.
+func (s *Supervisor) superviseUntil(ctx context.Context, p *reaper.Process, detach <-chan struct{}) (ws unix.WaitStatus, detached bool) {
 	var kill <-chan time.Time
 	if s.stopping {
 		kill = s.killTimer()
@@ -96,7 +116,9 @@ func (s *Supervisor) Supervise(ctx context.Context, p *reaper.Process) unix.Wait
 	for {
 		select {
 		case <-p.Done():
-			return p.Status()
+			return p.Status(), false
+		case <-detach:
+			return 0, true
 		case sig := <-s.sigs:
 			if k := s.forward(p, sig.(syscall.Signal)); k != nil && kill == nil {
 				kill = k

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"stasis/triggers"
 )
 
 // settings holds every setting as text, exactly as the environment or a flag
@@ -48,6 +50,7 @@ type settings struct {
 type Config struct {
 	Mode, Engine, ImageDir string
 	CheckpointOn           string
+	Spec                   triggers.Spec
 	CheckpointTimeout      time.Duration
 	CheckpointDelay        time.Duration
 	ProbeInterval          time.Duration

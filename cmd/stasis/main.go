@@ -13,9 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"runtime/debug"
 
+	"stasis/stdio"
 	"stasis/supervisor"
 )
 
@@ -45,22 +45,37 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
+	ph, err := buildPhases(cfg, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "stasis: %v\n", err)
+		return 2
+	}
 	log := newLogger(cfg, stderr)
-	err = initMain(cfg, log)
+	err = initMain(cfg, ph, log)
 	return exitCode(err, log)
 }
 
-// initMain is the init: signal handlers and the reaper first, then the phases.
-func initMain(cfg Config, log *slog.Logger) error {
+// initMain is the init: signal handlers and the reaper first, then the
+// control socket, then the phases.
+func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) error {
 	sup, err := supervisor.New(supervisor.Config{StopTimeout: cfg.StopTimeout, StopSignal: cfg.StopSignal}, log)
 	if err != nil {
 		return err
 	}
 	defer sup.Close()
-	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = childAttr()
-	return sup.Run(context.Background(), cmd)
+	// Descriptors stasis inherited must not reach the JVM or its image.
+	if err := stdio.CloseInheritedOnExec(); err != nil {
+		log.Warn("cannot mark inherited descriptors close-on-exec", "err", err)
+	}
+	if cfg.Mode != "run" {
+		becomeSessionLeader(log)
+	}
+	if srv, err := sup.ServeControl(cfg.StateDir, log); err != nil {
+		log.Warn("no control socket: stasis checkpoint, status and healthcheck will not answer", "err", err)
+	} else {
+		defer srv.Close()
+	}
+	return sup.RunPhases(context.Background(), ph)
 }
 
 // exitCode maps an outcome to stasis's exit status, as PRODUCT.md lists them.
@@ -68,6 +83,8 @@ func exitCode(err error, log *slog.Logger) int {
 	var exit *supervisor.ExitError
 	var start *supervisor.StartError
 	var conf *ConfigError
+	var ckpt *supervisor.CheckpointError
+	var rest *supervisor.RestoreError
 	switch {
 	case errors.As(err, &exit):
 		return exit.Code()
@@ -77,6 +94,12 @@ func exitCode(err error, log *slog.Logger) int {
 	case errors.As(err, &conf):
 		log.Error(conf.Error())
 		return 2
+	case errors.As(err, &ckpt):
+		log.Error(ckpt.Error())
+		return 3
+	case errors.As(err, &rest):
+		log.Error(rest.Error() + " (STASIS_ON_RESTORE_FAILURE=fail)")
+		return 4
 	case err == nil:
 		return 0
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"stasis/triggers/attach"
 )
 
 type subcommand func(args []string, environ map[string]string, stdout, stderr io.Writer) int
@@ -11,6 +13,9 @@ type subcommand func(args []string, environ map[string]string, stdout, stderr io
 // runs a command named version.
 var subcommands = map[string]subcommand{
 	"version": cmdVersion,
+	"jcmd": func(args []string, _ map[string]string, stdout, stderr io.Writer) int {
+		return attach.Main(args, stdout, stderr)
+	},
 }
 
 func cmdVersion(args []string, _ map[string]string, stdout, stderr io.Writer) int {

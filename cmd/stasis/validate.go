@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"stasis/healthcheck"
 	"stasis/supervisor"
+	"stasis/triggers"
 )
 
 // validate checks every setting and builds Config. It returns the first bad
@@ -118,8 +120,29 @@ func (v *validator) level(setting, value string) slog.Level {
 // checkpointSettings holds the checks that involve the phases: the trigger
 // specs and warm-up URLs are parsed here so a typo fails before anything starts.
 func (v *validator) checkpointSettings(c *Config, s settings) {
-	if c.Mode == "checkpoint" && c.CheckpointOn == "" {
+	spec, err := triggers.ParseSpec(s.CheckpointOn)
+	if err != nil {
+		// ParseSpec's message names STASIS_CHECKPOINT_ON and the item.
+		if v.err == nil {
+			v.err = &ConfigError{Setting: "STASIS_CHECKPOINT_ON", Value: s.CheckpointOn, Problem: strings.TrimPrefix(err.Error(), "STASIS_CHECKPOINT_ON: ")}
+		}
+	}
+	c.Spec = spec
+	if c.Mode == "checkpoint" && spec.Empty() && (c.Engine != "openj9") {
 		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "checkpoint mode needs a trigger (for example http://127.0.0.1:8080/health, or manual)")
+	}
+	if c.Engine == "openj9" && spec.Empty() {
+		c.Spec, _ = triggers.ParseSpec("app") // OpenJ9 apps checkpoint themselves
+	}
+	if urls, err := triggers.ParseURLs(s.WarmupURL); err != nil {
+		v.fail("STASIS_WARMUP_URL", s.WarmupURL, err.Error())
+	} else {
+		c.WarmupURLs = urls
+	}
+	if c.Health != "" {
+		if _, err := healthcheck.ParseProbe(c.Health); err != nil {
+			v.fail("STASIS_HEALTH", c.Health, err.Error())
+		}
 	}
 	if len(c.Command) == 0 {
 		v.fail("command", "", "no command given: usage: stasis [flags] -- CMD [ARGS...]")

@@ -43,7 +43,7 @@ func Flavour(home string) string {
 // Detect chooses the engine for STASIS_ENGINE=auto: crac for a CRaC JDK,
 // openj9 for OpenJ9, criu for any other JDK when a criu binary is found.
 // The error says exactly what is missing.
-func Detect(command []string, criuSetting string) (string, error) {
+func Detect(command []string, criuSetting, javaHomeEnv string) (string, error) {
 	_, home, err := JavaHome(command)
 	if err == nil {
 		switch f := Flavour(home); f {
@@ -51,7 +51,7 @@ func Detect(command []string, criuSetting string) (string, error) {
 			return f, nil
 		}
 	}
-	if _, cerr := FindCRIU(criuSetting, home); cerr != nil {
+	if _, cerr := FindCRIU(criuSetting, javaHomeEnv, home); cerr != nil {
 		if err != nil {
 			return "", fmt.Errorf("no checkpoint engine: %v, and %v", err, cerr)
 		}
@@ -60,9 +60,9 @@ func Detect(command []string, criuSetting string) (string, error) {
 	return "criu", nil
 }
 
-// FindCRIU looks for criu: STASIS_CRIU, then $JAVA_HOME/lib/criu (CRaC
-// JDKs ship one), then PATH.
-func FindCRIU(setting, javaHome string) (string, error) {
+// FindCRIU looks for criu: STASIS_CRIU, then HOME/lib/criu for each JDK
+// home given ($JAVA_HOME, the command's JDK: CRaC JDKs ship one), then PATH.
+func FindCRIU(setting string, javaHomes ...string) (string, error) {
 	if setting != "" {
 		if err := executable(setting); err != nil {
 			return "", fmt.Errorf("STASIS_CRIU=%q: %w", setting, err)
@@ -70,7 +70,7 @@ func FindCRIU(setting, javaHome string) (string, error) {
 		return setting, nil
 	}
 	var tried []string
-	for _, home := range []string{os.Getenv("JAVA_HOME"), javaHome} {
+	for _, home := range javaHomes {
 		if home == "" {
 			continue
 		}

@@ -68,7 +68,7 @@ type CheckpointJob struct {
 	// AppTriggered: the application checkpoints itself (STASIS_CHECKPOINT_ON=app);
 	// stasis only waits for the outcome and judges it.
 	AppTriggered bool
-	Log   *slog.Logger
+	Log          *slog.Logger
 }
 
 // RestoreJob is one restore.

@@ -227,8 +227,9 @@ func (m *Manifest) Verify(dir string) error {
 
 // Invalidate removes the manifest first, then the files of an earlier image,
 // so that a checkpoint that fails half-way never leaves something that looks
-// complete. Files it does not recognise as stasis's or the engines' are left.
-func Invalidate(dir string) error {
+// complete. Files it does not recognise as stasis's or the engines' are left,
+// and so are logs when keepLogs is set (after a failure, they say why).
+func Invalidate(dir string, keepLogs bool) error {
 	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove old manifest: %w", err)
 	}
@@ -243,7 +244,7 @@ func Invalidate(dir string) error {
 		return err
 	}
 	for _, e := range ents {
-		if engineFile(e.Name()) {
+		if engineFile(e.Name()) && !(keepLogs && strings.HasSuffix(e.Name(), ".log")) {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("remove old image file: %w", err)
 			}

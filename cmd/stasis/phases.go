@@ -1,0 +1,76 @@
+package main
+
+import (
+	"log/slog"
+
+	"golang.org/x/sys/unix"
+
+	"stasis/supervisor"
+	"stasis/supervisor/engine"
+	"stasis/triggers"
+)
+
+// buildPhases resolves what the configuration leaves open: the engine for
+// STASIS_ENGINE=auto, the criu binary, the java executable. A checkpoint that
+// cannot work here is a configuration error (exit 2, nothing started); in
+// auto and restore modes the phases decide, since an image may name its
+// engine or a cold start may do.
+func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, error) {
+	ph := &supervisor.Phases{
+		Mode: cfg.Mode, Command: cfg.Command, Spec: cfg.Spec,
+		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies},
+		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
+		ProbeInterval: cfg.ProbeInterval, GC: cfg.GCBeforeCheckpoint, MinPID: cfg.MinPID,
+		OnRestoreFailure: cfg.OnRestoreFailure, StateDir: cfg.StateDir, Version: version,
+		Health: healthSpec(cfg), ColdAttr: childAttr,
+		Warmup: triggers.WarmupConfig{URLs: cfg.WarmupURLs, Requests: cfg.WarmupRequests,
+			Concurrency: cfg.WarmupConcurrency, Duration: cfg.WarmupDuration, Cmd: cfg.WarmupCmd,
+			Delay: cfg.CheckpointDelay},
+	}
+	if cfg.Mode == "run" {
+		return ph, nil
+	}
+	java, home, _ := engine.JavaHome(cfg.Command)
+	ph.Java = java
+	name := cfg.Engine
+	if name == "auto" {
+		name, ph.EngineErr = engine.Detect(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
+	}
+	if ph.EngineErr == nil {
+		ph.Engine = engine.New(name)
+		if name == "criu" || name == "openj9" {
+			ph.Opt.CRIU, ph.EngineErr = engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home)
+		}
+	}
+	if ph.EngineErr == nil && ph.Engine != nil && cfg.Mode == "checkpoint" {
+		_, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
+	}
+	if ph.EngineErr != nil && cfg.Mode == "checkpoint" {
+		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}
+	}
+	return ph, nil
+}
+
+// healthSpec is STASIS_HEALTH, else the http or tcp probe of the trigger.
+func healthSpec(cfg Config) string {
+	if cfg.Health != "" {
+		return cfg.Health
+	}
+	if p := cfg.Spec.HTTPProbe(); p != nil {
+		return p.String()
+	}
+	return ""
+}
+
+// becomeSessionLeader: CRIU refuses a dump whose session leader is outside
+// the PID namespace, so stasis leads a session of its own. Container
+// runtimes already make PID 1 one; under `unshare` it is not.
+func becomeSessionLeader(log *slog.Logger) {
+	sid, err := unix.Getsid(0)
+	if err == nil && sid == unix.Getpid() {
+		return
+	}
+	if _, err := unix.Setsid(); err != nil {
+		log.Debug("setsid", "err", err)
+	}
+}

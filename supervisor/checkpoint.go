@@ -1,0 +1,247 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"stasis/pidspace"
+	"stasis/reaper"
+	"stasis/stdio"
+	"stasis/supervisor/engine"
+	"stasis/supervisor/image"
+	"stasis/triggers"
+)
+
+// Checkpoint is the checkpoint run: burn PIDs, launch the JVM with the
+// engine's flags and checkpoint-safe stdio, wait for readiness, warm up,
+// checkpoint, verify, write the manifest last. It returns nil (exit 0) only
+// with a complete image; otherwise a *CheckpointError (exit 3), with no
+// restorable image left.
+func (s *Supervisor) Checkpoint(ctx context.Context, ph *Phases) error {
+	if ph.Engine == nil {
+		return &CheckpointError{Err: ph.EngineErr}
+	}
+	ck := &checkpointRun{s: s, ph: ph, eng: ph.Engine}
+	err := ck.run(ctx)
+	if err == nil {
+		return nil
+	}
+	ck.abandon()
+	var exit *ExitError
+	if errors.As(err, &exit) && s.Stopping() {
+		return err // stopped on request: the JVM's own status
+	}
+	return &CheckpointError{Err: err}
+}
+
+type checkpointRun struct {
+	s     *Supervisor
+	ph    *Phases
+	eng   engine.Engine
+	jvm   *reaper.Process
+	stdio *stdio.Set
+	// supervision runs in the background until the dump begins
+	detach   chan struct{}
+	detached chan struct{}
+	exited   chan struct{}
+	ws       unix.WaitStatus
+}
+
+func (ck *checkpointRun) run(ctx context.Context) error {
+	dir := ck.ph.Opt.Dir
+	if err := prepareDir(dir); err != nil {
+		return err
+	}
+	waiter := triggers.NewWaiter(ck.ph.Spec)
+	launched, err := ck.launch(waiter)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ck.ph.CheckpointTimeout)
+	defer cancel()
+	readyAt, warmedAt, err := ck.awaitReadyAndWarm(ctx, waiter, launched)
+	if err != nil {
+		return err
+	}
+	dumped, err := ck.dump(ctx)
+	if err != nil {
+		return err
+	}
+	return ck.finish(launched, readyAt, warmedAt, dumped)
+}
+
+// prepareDir removes an earlier image's manifest first, then its files: from
+// here on, the directory is not restorable until the new manifest is written.
+func prepareDir(dir string) error {
+	if err := image.Invalidate(dir, false); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create image directory: %w", err)
+	}
+	return nil
+}
+
+// launch moves the next PID past STASIS_MIN_PID (CRIU restores the JVM with
+// its PID, which must be free in every later container) and starts the JVM.
+func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
+	s, ph := ck.s, ck.ph
+	argv, err := ck.eng.LaunchArgv(ph.Command, ph.Opt)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if ck.eng.PreservesPIDs() {
+		m, err := pidspace.Advance(ph.MinPID, s.log)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("move the next pid past STASIS_MIN_PID=%d: %w", ph.MinPID, err)
+		}
+		s.log.Debug("next pid moved", "past", ph.MinPID, "method", m)
+	}
+	if ck.stdio, err = ck.openStdio(waiter); err != nil {
+		return time.Time{}, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = ck.stdio.Stdin(), ck.stdio.Stdout(), ck.stdio.Stderr()
+	s.State.setPhase(PhaseLaunching)
+	launched := time.Now()
+	if ck.jvm, err = s.Start(cmd); err != nil {
+		return launched, err
+	}
+	_ = ck.stdio.CloseChildEnds()
+	s.log.Info("launched for checkpoint", "pid", ck.jvm.Pid, "engine", ck.eng.Name(), "image_dir", ph.Opt.Dir)
+	s.State.update(func(st *Status) { st.PID = ck.jvm.Pid })
+	ck.superviseInBackground()
+	if ck.eng.PreservesPIDs() {
+		if err := pidspace.CheckAbove(ck.jvm.Pid, ph.MinPID); err != nil {
+			return launched, err
+		}
+	}
+	return launched, nil
+}
+
+func (ck *checkpointRun) openStdio(waiter *triggers.Waiter) (*stdio.Set, error) {
+	opt := stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr,
+		Tap: func(_, line string) { waiter.Feed(line) }}
+	if ck.eng.FIFOStdio() {
+		return stdio.FIFOs(ck.ph.Opt.Dir, opt)
+	}
+	return stdio.Pipes(opt)
+}
+
+// superviseInBackground forwards signals to the JVM while stasis waits for
+// readiness and warms up; exited is closed when the JVM is gone.
+func (ck *checkpointRun) superviseInBackground() {
+	ck.detach, ck.detached, ck.exited = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		ws, detached := ck.s.superviseUntil(context.Background(), ck.jvm, ck.detach)
+		if detached {
+			close(ck.detached)
+			return
+		}
+		ck.ws = ws
+		close(ck.exited)
+	}()
+}
+
+func (ck *checkpointRun) awaitReadyAndWarm(ctx context.Context, waiter *triggers.Waiter, launched time.Time) (time.Time, time.Time, error) {
+	s, ph := ck.s, ck.ph
+	if ph.Spec.IsApp() {
+		return time.Now(), time.Now(), nil // the application checkpoints itself
+	}
+	s.State.setPhase(PhaseWaitingReady)
+	err := waiter.Wait(ctx, triggers.Env{Started: launched, Exited: ck.exited, Manual: s.manual,
+		Tail: ck.stdio.Tail, Interval: ph.ProbeInterval, Log: s.log})
+	if err != nil {
+		return time.Time{}, time.Time{}, ck.jvmError(err)
+	}
+	readyAt := time.Now()
+	s.log.Info("ready", "after_ms", readyAt.Sub(launched).Milliseconds())
+	s.State.setPhase(PhaseWarming)
+	if _, err := triggers.Warmup(ctx, ph.Warmup, s.runner, s.log); err != nil {
+		return time.Time{}, time.Time{}, ck.jvmError(err)
+	}
+	return readyAt, time.Now(), nil
+}
+
+// jvmError prefers the JVM's own end, when it ended, over the waiting error.
+func (ck *checkpointRun) jvmError(err error) error {
+	select {
+	case <-ck.exited:
+		if ck.s.Stopping() {
+			return &ExitError{Name: "java", Status: ck.ws}
+		}
+		return fmt.Errorf("%w (the JVM %s)", err, reaper.Describe(ck.ws))
+	default:
+		return err
+	}
+}
+
+// dump checkpoints the JVM. Except when the application triggers its own
+// checkpoint, supervision stops first, so no forwarded signal lands in the
+// frozen JVM; signals that arrive during the dump wait for after it.
+func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
+	s, ph := ck.s, ck.ph
+	s.State.setPhase(PhaseCheckpointing)
+	if !ph.Spec.IsApp() {
+		close(ck.detach)
+		select {
+		case <-ck.detached:
+		case <-ck.exited:
+			return 0, fmt.Errorf("the JVM %s before the checkpoint", reaper.Describe(ck.ws))
+		}
+	}
+	s.log.Info("checkpointing", "pid", ck.jvm.Pid, "engine", ck.eng.Name())
+	start := time.Now()
+	err := ck.eng.Checkpoint(ctx, &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
+		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Log: s.log})
+	return time.Since(start), err
+}
+
+// finish verifies the image and writes the manifest, last.
+func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped time.Duration) error {
+	ph := ck.ph
+	_ = ck.stdio.Close(time.Second)
+	files, total, err := image.Scan(ph.Opt.Dir)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return errors.New("the engine reported success but the image directory holds no image files")
+	}
+	m := &image.Manifest{Format: image.Format, StasisVersion: ph.Version, Engine: ck.eng.Name(),
+		Java: ph.Java, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
+		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
+			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
+		ImageBytes: total, Files: files}
+	if err := image.Write(ph.Opt.Dir, m); err != nil {
+		return err
+	}
+	ck.s.log.Info("checkpoint complete", "image_dir", ph.Opt.Dir, "image_mb", fmt.Sprintf("%.1f", float64(total)/(1<<20)),
+		"files", len(files), "ready_ms", m.Phases.LaunchToReadyMS, "warmup_ms", m.Phases.WarmupMS, "dump_ms", m.Phases.DumpMS)
+	ck.s.Cleanup()
+	return nil
+}
+
+// abandon ends a failed checkpoint run: the JVM stopped, every helper reaped,
+// the output drained, and no image left that could look complete.
+func (ck *checkpointRun) abandon() {
+	if ck.jvm != nil {
+		ck.s.stopAndReap(ck.jvm)
+	}
+	if ck.stdio != nil {
+		ck.stdio.Resume()
+		_ = ck.stdio.Close(time.Second)
+	}
+	ck.s.Cleanup()
+	if err := image.Invalidate(ck.ph.Opt.Dir, true); err != nil {
+		ck.s.log.Warn("cannot remove the failed image", "err", err)
+	}
+	_ = os.Remove(filepath.Join(ck.ph.Opt.Dir, image.ManifestName))
+}
