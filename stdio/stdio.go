@@ -139,7 +139,12 @@ func (s *Set) CloseChildEnds() error {
 func (s *Set) Tail() []string { return s.tail.lines() }
 
 // Pause stops reading the child's output. When it returns no read is in progress and none will
-// start until Resume: what sits in a FIFO is then exactly what `criu dump` captures.
+// start until Resume, so what sits in a FIFO stays there.
+//
+// Around `criu dump`: Pause before it, and Resume after it whether it succeeded or not. Measured
+// with criu 4.2.1: CRIU does not save the data sitting in a FIFO that the dumped tree holds only
+// for writing (no fifo-data.img is written), so that data belongs to the checkpoint run and
+// must be printed by it; Discarding it would lose those lines.
 func (s *Set) Pause() {
 	s.out.pause()
 	s.err.pause()
@@ -151,9 +156,10 @@ func (s *Set) Resume() {
 	s.err.resume()
 }
 
-// Discard drops whatever sits in the FIFOs without printing it. After a successful dump that data
-// lives in the image and the restore run prints it. Output that was read before Pause (a partial
-// line held back) is not in the FIFO and is still printed. Only for FIFO sets.
+// Discard drops exactly the bytes sitting in the FIFOs when it is called, without printing them.
+// It is only right if a checkpoint saved those bytes and the restore run will print them, which
+// CRIU 4.2 does not do for the JVM's write-only FIFO ends (see Pause): do not call it after a
+// dump. Output read before a Pause (a partial line held back) is not dropped. Only for FIFO sets.
 func (s *Set) Discard() error {
 	if !s.fifo {
 		return errors.New("discard stdio: only FIFO sets hold data for a checkpoint")
