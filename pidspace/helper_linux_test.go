@@ -35,6 +35,7 @@ var helpers = map[string]func(arg int) result{
 	"beyond-max":     helperBeyondMax,
 	"already-past":   helperAlreadyPast,
 	"holder":         helperHolder,
+	"wrap":           helperWrap,
 	"bench-write":    func(n int) result { return helperBench(n, AdvanceByWriting) },
 	"bench-burn":     func(n int) result { return helperBench(n, AdvanceByBurning) },
 	"bench-forkexec": helperForkExec,

@@ -231,3 +231,46 @@ func TestHolder(t *testing.T) {
 		t.Errorf("Holder(0) gave no error")
 	}
 }
+
+// helperWrap shrinks this namespace's pid_max (per namespace since Linux 6.14) and fills the top
+// PIDs with sleepers, so burning toward a target among them wraps to low PIDs instead of
+// reaching it: AdvanceByBurning must say so rather than loop.
+func helperWrap(int) result {
+	if err := os.WriteFile(pidMaxFile, []byte("1100"), 0); err != nil {
+		return result{"skip": fmt.Sprintf("cannot set a per-namespace pid_max: %v", err)}
+	}
+	if err := AdvanceByWriting(1089); err != nil {
+		return result{"error": err.Error()}
+	}
+	var sleepers []*exec.Cmd
+	defer func() {
+		for _, s := range sleepers {
+			s.Process.Kill()
+			s.Wait()
+		}
+	}()
+	for last := 0; last < 1099; {
+		s := exec.Command("sleep", "30")
+		if err := s.Start(); err != nil {
+			return result{"error": err.Error()}
+		}
+		sleepers = append(sleepers, s)
+		last = s.Process.Pid
+	}
+	if err := AdvanceByWriting(1000); err != nil {
+		return result{"error": err.Error()}
+	}
+	start := time.Now()
+	err := AdvanceByBurning(1095)
+	return result{"burn_err": fmt.Sprint(err), "took_ms": time.Since(start).Milliseconds()}
+}
+
+func TestAdvanceByBurningStopsWhenCounterWraps(t *testing.T) {
+	r := runHelper(t, "wrap", 0, false)
+	if skip, ok := r["skip"]; ok {
+		t.Skip(skip)
+	}
+	if msg, _ := r["burn_err"].(string); !strings.Contains(msg, "wrapped at pid_max 1100") {
+		t.Errorf("burning toward taken pids: %q, want an error saying the counter wrapped", msg)
+	}
+}
