@@ -2,13 +2,9 @@ package triggers
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +15,7 @@ const (
 	// maxWarmupBody is drained per response; past it the connection is
 	// dropped rather than read to the end.
 	maxWarmupBody = 8 << 20
-	// warmupHeaderTimeout counts a request that hangs as an error instead
+	// warmupHeaderTimeout bounds one request: one that hangs counts as an error instead
 	// of holding its worker until the checkpoint timeout.
 	warmupHeaderTimeout = time.Minute
 )
@@ -29,9 +25,8 @@ var warmupProgress = 5 * time.Second
 
 // load is one HTTP warm-up run: its plan and its counters.
 type load struct {
-	urls    []*url.URL
+	targets []target
 	total   int64 // 0: until the deadline
-	tr      *http.Transport
 	issued  atomic.Int64
 	done    atomic.Int64
 	ok      atomic.Int64
@@ -45,15 +40,12 @@ func warmupHTTP(ctx context.Context, cfg WarmupConfig, log *slog.Logger) (Warmup
 	if err != nil {
 		return WarmupResult{}, err
 	}
-	// Keep-alive connections must not outlive the warm-up: the JVM's end of
-	// each would be captured by the checkpoint.
-	defer l.tr.CloseIdleConnections()
 	runCtx, cancel := ctx, context.CancelFunc(func() {})
 	if cfg.Duration > 0 {
 		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 	}
 	defer cancel()
-	log.Info("warming up", "urls", len(l.urls), "requests", cfg.Requests,
+	log.Info("warming up", "urls", len(l.targets), "requests", cfg.Requests,
 		"duration", cfg.Duration, "concurrency", conc)
 	start := time.Now()
 	stopProgress := l.logProgress(log, start)
@@ -61,13 +53,12 @@ func warmupHTTP(ctx context.Context, cfg WarmupConfig, log *slog.Logger) (Warmup
 	for range conc {
 		wg.Go(func() { l.worker(runCtx) })
 	}
-	wg.Wait()
+	wg.Wait() // each worker closed its connections: none outlives the warm-up
 	stopProgress()
-	l.tr.CloseIdleConnections()
 	res := l.result(time.Since(start))
 	l.logDone(log, res)
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("warm up %s: %w", l.urls[0], err)
+		return res, fmt.Errorf("warm up %s: %w", l.targets[0].url, err)
 	}
 	return res, nil
 }
@@ -75,14 +66,14 @@ func warmupHTTP(ctx context.Context, cfg WarmupConfig, log *slog.Logger) (Warmup
 func newLoad(cfg WarmupConfig) (*load, int, error) {
 	l := &load{total: int64(cfg.Requests)}
 	for _, raw := range cfg.URLs {
-		u, err := url.Parse(raw)
+		t, err := newTarget(raw)
 		if err != nil {
-			return nil, 0, fmt.Errorf("parse warm-up URL %q: %w", raw, err)
+			return nil, 0, err
 		}
-		l.urls = append(l.urls, u)
+		l.targets = append(l.targets, t)
 	}
 	if cfg.Requests <= 0 && cfg.Duration <= 0 {
-		l.total = int64(len(l.urls)) // one request per URL
+		l.total = int64(len(l.targets)) // one request per URL
 	}
 	conc := cfg.Concurrency
 	if conc <= 0 {
@@ -91,39 +82,26 @@ func newLoad(cfg WarmupConfig) (*load, int, error) {
 	if l.total > 0 && int64(conc) > l.total {
 		conc = int(l.total)
 	}
-	l.tr = newWarmupTransport(conc)
 	return l, conc, nil
 }
 
-// newWarmupTransport is tuned for many small requests to a few local hosts:
-// one kept-alive connection per worker, no proxy, no gzip.
-func newWarmupTransport(conc int) *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConnsPerHost:   conc,
-		IdleConnTimeout:       30 * time.Second,
-		ResponseHeaderTimeout: warmupHeaderTimeout,
-		DisableCompression:    true,
-		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true}, // the container's own app
-	}
-}
-
-// worker sends requests until the plan is done or ctx ends. Each worker
-// builds its requests once and reuses them: a GET without a body may be sent
-// again once the previous response's body is closed.
+// worker sends requests until the plan is done or ctx ends, on one
+// kept-alive connection per host:port. It closes them all before returning:
+// the JVM's end of a connection left open would be captured by the
+// checkpoint.
 func (l *load) worker(ctx context.Context) {
-	reqs := make([]*http.Request, len(l.urls))
-	for i, u := range l.urls {
-		reqs[i] = (&http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Proto: "HTTP/1.1",
-			ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{"User-Agent": {"stasis-warmup"}}}).WithContext(ctx)
-	}
+	conns := map[string]*clientConn{}
+	defer func() {
+		for _, c := range conns {
+			c.close()
+		}
+	}()
 	for {
 		n := l.issued.Add(1)
 		if (l.total > 0 && n > l.total) || ctx.Err() != nil {
 			return
 		}
-		if !l.send(ctx, reqs[(n-1)%int64(len(reqs))]) {
+		if !l.send(ctx, conns, l.targets[(n-1)%int64(len(l.targets))]) {
 			return
 		}
 	}
@@ -131,29 +109,54 @@ func (l *load) worker(ctx context.Context) {
 
 // send makes one request and counts it; false means ctx ended during it, and
 // the request is not counted (the deadline cut it, not the server).
-func (l *load) send(ctx context.Context, req *http.Request) bool {
-	resp, err := l.tr.RoundTrip(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false
+func (l *load) send(ctx context.Context, conns map[string]*clientConn, t target) bool {
+	for retry := true; ; retry = false {
+		c, reused := conns[t.addr]
+		if !reused {
+			var err error
+			if c, err = dial(ctx, t); err != nil {
+				return l.failed(ctx, t, err)
+			}
+			conns[t.addr] = c
 		}
-		msg := fmt.Sprintf("GET %s: %v", req.URL, err)
-		l.lastBad.Store(&msg)
-		l.errs.Add(1)
-		l.done.Add(1)
+		code, keep, err := c.roundTrip(ctx, t)
+		if err != nil || !keep {
+			c.close()
+			delete(conns, t.addr)
+		}
+		if err != nil {
+			// A kept-alive connection may have been closed by the server
+			// meanwhile; like net/http, retry such a GET once on a new one.
+			if reused && retry && !ended(ctx) {
+				continue
+			}
+			return l.failed(ctx, t, err)
+		}
+		l.count(t, code)
 		return true
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxWarmupBody))
-	_ = resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+}
+
+func (l *load) failed(ctx context.Context, t target, err error) bool {
+	if ended(ctx) {
+		return false
+	}
+	msg := fmt.Sprintf("GET %s: %v", t.url, err)
+	l.lastBad.Store(&msg)
+	l.errs.Add(1)
+	l.done.Add(1)
+	return true
+}
+
+func (l *load) count(t target, code int) {
+	if code >= 200 && code <= 299 {
 		l.ok.Add(1)
 	} else {
-		msg := fmt.Sprintf("GET %s: %s", req.URL, resp.Status)
+		msg := fmt.Sprintf("GET %s: %d %s", t.url, code, http.StatusText(code))
 		l.lastBad.Store(&msg)
 		l.non2xx.Add(1)
 	}
 	l.done.Add(1)
-	return true
 }
 
 func (l *load) result(elapsed time.Duration) WarmupResult {
