@@ -242,3 +242,49 @@ func TestWarmupDelay(t *testing.T) {
 		t.Errorf("Delay past ctx: err = %v, want deadline exceeded", err)
 	}
 }
+
+// A server that closes kept-alive connections now and then (like Tomcat's
+// maxKeepAliveRequests) costs new connections, not errors or lost requests.
+func TestWarmupServerClosesConnections(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%3 == 0 {
+			w.Header().Set("Connection", "close")
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	res, err := Warmup(context.Background(), WarmupConfig{URLs: []string{srv.URL + "/"}, Requests: 60, Concurrency: 2}, nil, nil)
+	if err != nil || res.OK != 60 || n.Load() != 60 {
+		t.Fatalf("Warmup = %+v, %v; server saw %d; want 60 OK", res, err, n.Load())
+	}
+}
+
+func TestWarmupHTTPS(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	res, err := Warmup(context.Background(), WarmupConfig{URLs: []string{srv.URL + "/"}, Requests: 10, Concurrency: 2}, nil, nil)
+	if err != nil || res.OK != 10 || n.Load() != 10 {
+		t.Fatalf("Warmup = %+v, %v; server saw %d; want 10 OK", res, err, n.Load())
+	}
+}
+
+// Chunked and large bodies are drained, so the connection stays usable.
+func TestWarmupBodies(t *testing.T) {
+	s := newCountServer(t)
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 64 {
+			_, _ = w.Write(make([]byte, 16<<10)) // chunked, 1 MiB in all
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer big.Close()
+	res, err := Warmup(context.Background(), WarmupConfig{URLs: []string{big.URL + "/", s.URL + "/a"}, Requests: 20, Concurrency: 1}, nil, nil)
+	if err != nil || res.OK != 20 || s.count("/a") != 10 {
+		t.Fatalf("Warmup = %+v, %v; want 20 OK", res, err)
+	}
+}
