@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// vm is the fake JVM: the process stasis launches, with its application
+// built in.
+type vm struct {
+	home      string
+	flavour   flavour
+	opts      options
+	start     time.Time
+	startTime string // /proc/self/stat starttime, to notice a restore
+
+	count         atomic.Int64
+	checkpointing atomic.Bool
+	attach        *attachListener
+	openFile      *os.File // FAKE_OPEN_FILE: a descriptor that blocks a CRaC checkpoint
+	mu            sync.Mutex
+}
+
+func (v *vm) prop(name, def string) string {
+	if s, ok := v.opts.props[name]; ok {
+		return s
+	}
+	return def
+}
+
+// serve runs the application until the process exits.
+func (v *vm) serve() int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	// A JVM ignores SIGPIPE: a write to a dead pipe fails with EPIPE instead
+	// of killing the process (Go's default for fds 1 and 2).
+	signal.Ignore(syscall.SIGPIPE)
+	if err := v.listen(); err != nil {
+		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.net.BindException: %v\n", err)
+		return 1
+	}
+	if p := os.Getenv("FAKE_OPEN_FILE"); p != "" {
+		f, err := os.Open(p)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "open FAKE_OPEN_FILE %s: %v\n", p, err)
+			return 1
+		}
+		v.openFile = f
+	}
+	fmt.Printf("Started fake app in %d ms\n", time.Since(v.start).Milliseconds())
+	if err := v.startBackground(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for s := range sigs {
+		switch s {
+		case syscall.SIGQUIT:
+			v.onQuit()
+		case syscall.SIGTERM:
+			v.exit(143) // System.exit(128+15) from the JVM's shutdown path
+		case syscall.SIGINT:
+			v.exit(130)
+		case syscall.SIGHUP:
+			v.exit(129)
+		}
+	}
+	return 0
+}
+
+// startBackground starts the ticker and the scheduled behaviours
+// (-Dfake.exit, OpenJ9's self-checkpoint).
+func (v *vm) startBackground() error {
+	tick, err := duration("fake.tick", v.prop("fake.tick", ""))
+	if err != nil {
+		return err
+	}
+	if tick > 0 {
+		go v.ticker(tick)
+	}
+	if s := v.prop("fake.exit", ""); s != "" {
+		code, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("parse fake.exit=%q: %w", s, err)
+		}
+		go v.exit(code)
+	}
+	if v.flavour == openj9 {
+		return v.scheduleSelfCheckpoint()
+	}
+	return nil
+}
+
+func (v *vm) ticker(every time.Duration) {
+	for n := 1; ; n++ {
+		time.Sleep(every)
+		fmt.Printf("tick %d\n", n)
+	}
+}
+
+func (v *vm) exit(code int) {
+	if v.flavour == openj9 {
+		os.RemoveAll(openJ9AttachDir())
+	} else if v.attach != nil {
+		v.attach.abort()
+	}
+	os.Exit(code)
+}
+
+// listen starts the HTTP service. MPTCP is off because CRIU cannot dump
+// MPTCP sockets, and keep-alive is off so that no established connection is
+// open when a checkpoint starts.
+func (v *vm) listen() error {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	port := v.prop("fake.port", "8080")
+	ln, err := lc.Listen(context.Background(), "tcp", ":"+port)
+	if err != nil {
+		return fmt.Errorf("listen on port %s: %w", port, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d\n", v.count.Add(1))
+	})
+	mux.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d\n", os.Getpid())
+	})
+	mux.HandleFunc("/exit", v.handleExit)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv.SetKeepAlivesEnabled(false)
+	go srv.Serve(ln)
+	return nil
+}
+
+func (v *vm) handleExit(w http.ResponseWriter, r *http.Request) {
+	code, err := strconv.Atoi(r.URL.Query().Get("code"))
+	if err != nil {
+		http.Error(w, "code: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	fmt.Fprintf(w, "exiting with %d\n", code)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond) // let the response leave
+		v.exit(code)
+	}()
+}
+
+// onQuit is SIGQUIT: HotSpot starts its attach listener when a client asked
+// for it (.attach_pid<pid>), and prints a thread dump otherwise; OpenJ9
+// writes a javacore.
+func (v *vm) onQuit() {
+	if v.flavour == openj9 {
+		fmt.Fprintf(os.Stderr, "JVMDUMP039I Processing dump event \"user\", detail \"\" at %s - please wait.\n", time.Now().Format("2006/01/02 15:04:05"))
+		fmt.Fprintln(os.Stderr, "JVMDUMP013I Processed dump event \"user\", detail \"\".")
+		return
+	}
+	if !v.attach.onQuit() {
+		printThreadDump(os.Stdout)
+	}
+}

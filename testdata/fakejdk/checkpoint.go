@@ -1,0 +1,280 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Files the double keeps in an image directory next to CRIU's.
+const (
+	engineFile   = "engine"               // the engine that made the image (CRaC records it too)
+	cpuFile      = "cpufeatures"          // -XX:CPUFeatures at checkpoint, "native" by default
+	stdioFile    = "fakejdk-stdio"        // what fds 0-2 were at checkpoint, for --inherit-fd
+	resultFile   = ".fakejdk-dump-result" // written by the dumper after CRIU ends
+	roleEnv      = "FAKEJDK_ROLE"
+	dumperFirst  = "dumper1"
+	dumperSecond = "dumper2"
+)
+
+// jcmdCheckpoint is JDK.checkpoint: refuse while a forbidden descriptor is
+// open, otherwise answer success first and dump afterwards, like CRaC's
+// VM_Crac (report_ok_to_jcmd_if_any precedes the engine).
+func (v *vm) jcmdCheckpoint() (int, string, func()) {
+	if v.opts.checkpointTo == "" {
+		return jniOK, checkpointException("java.lang.RuntimeException: C/R is not configured"), nil
+	}
+	if !v.checkpointing.CompareAndSwap(false, true) {
+		return jniOK, checkpointException("java.lang.IllegalStateException: checkpoint already in progress"), nil
+	}
+	// CRaC aborts the attach listener before it checks descriptors; the next
+	// SIGQUIT starts it again.
+	v.attach.abort()
+	if bad := v.forbiddenFDs(); len(bad) > 0 {
+		v.checkpointing.Store(false)
+		return jniOK, checkpointException(bad...), nil
+	}
+	dir := v.opts.checkpointTo
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		v.checkpointing.Store(false)
+		return jniOK, checkpointException("java.io.IOException: Cannot create CRaCCheckpointTo=" + dir + ": " + err.Error()), nil
+	}
+	return jniOK, "", func() {
+		v.checkpoint(dir, "dump4.log", v.opts.engine)
+	}
+}
+
+func checkpointException(suppressed ...string) string {
+	var b strings.Builder
+	b.WriteString("An exception during a checkpoint operation:\njdk.internal.crac.mirror.CheckpointException\n")
+	for _, s := range suppressed {
+		fmt.Fprintf(&b, "\tSuppressed: %s\n", s)
+		b.WriteString("\t\tat java.base/jdk.internal.crac.mirror.Core.translateJVMExceptions(Core.java:117)\n")
+		b.WriteString("\t\tat java.base/jdk.internal.crac.mirror.Core.checkpointRestore1(Core.java:188)\n")
+	}
+	return b.String()
+}
+
+// forbiddenFDs lists the descriptors a CRaC checkpoint refuses. Descriptors
+// 0-2, the ignored ones, sockets (the app's listener and the attach
+// connection: the built-in app behaves as a CRaC-aware framework that
+// reopens them) and anonymous inodes (Go's netpoller) are allowed; files and
+// pipes are not.
+func (v *vm) forbiddenFDs() []string {
+	fds, _, err := listFDs()
+	if err != nil {
+		return []string{"java.io.IOException: " + err.Error()}
+	}
+	var bad []string
+	for _, fd := range fds {
+		if fd <= 2 || v.opts.ignoredFDs[fd] {
+			continue
+		}
+		target, typ := fdTarget(fd), fdType(fd)
+		if typ == "socket" || strings.HasPrefix(target, "anon_inode:") {
+			continue
+		}
+		exc := "jdk.internal.crac.mirror.impl.CheckpointOpenFileException"
+		if typ == "fifo" {
+			exc = "jdk.internal.crac.mirror.impl.CheckpointOpenResourceException"
+		}
+		bad = append(bad, fmt.Sprintf("%s: FD fd=%d type=%s path=%s", exc, fd, typ, target))
+	}
+	return bad
+}
+
+// checkpoint records the image's metadata, starts the dumper outside this
+// process tree and waits for the outcome: a restore (this very code resumes
+// in the restored process), a failure, or a kept-running success.
+func (v *vm) checkpoint(dir, log, engine string) {
+	defer v.checkpointing.Store(false)
+	if err := v.writeImageMeta(dir, engine); err != nil {
+		fmt.Fprintf(os.Stderr, "[error][crac] %v\n", err)
+		return
+	}
+	args := v.dumpArgs(dir, log)
+	if err := startDumper(v.criuPath(), args, dir); err != nil {
+		fmt.Fprintf(os.Stderr, "[error][crac] CRaC engine failed to checkpoint to %s: %v\n", dir, err)
+		return
+	}
+	switch outcome := v.awaitDump(dir); {
+	case outcome == "restored":
+		v.afterRestore()
+	case outcome == "ok":
+		fmt.Fprintf(os.Stderr, "[info][crac] Checkpoint to %s done, keep running\n", dir)
+	default:
+		printLogErrors(filepath.Join(dir, log))
+		fmt.Fprintf(os.Stderr, "[error][crac] CRaC engine failed to checkpoint to %s: %s\n", dir, outcome)
+	}
+}
+
+func (v *vm) writeImageMeta(dir, engine string) error {
+	cpu := v.opts.cpuFeatures
+	if cpu == "" {
+		cpu = "native"
+	}
+	var stdio strings.Builder
+	for fd := 0; fd <= 2; fd++ {
+		fmt.Fprintf(&stdio, "%d %s\n", fd, fdTarget(fd))
+	}
+	os.Remove(filepath.Join(dir, resultFile))
+	for name, data := range map[string]string{engineFile: engine + "\n", cpuFile: cpu + "\n", stdioFile: stdio.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// criuPath is criu_location from -XX:CRaCEngineOptions, else $HOME/lib/criu.
+func (v *vm) criuPath() string {
+	if p := v.opts.engineOptions["criu_location"]; p != "" {
+		return p
+	}
+	return filepath.Join(v.home, "lib", "criu")
+}
+
+// dumpArgs builds the CRIU command line of CRaC's criu engine. FAKE_DUMP_FAIL
+// adds an action script that fails, so CRIU gives up after it started and
+// logged, and the JVM is left running.
+func (v *vm) dumpArgs(dir, log string) []string {
+	args := []string{"dump", "-t", strconv.Itoa(os.Getpid()), "-D", dir, "-v4", "-o", log, "--shell-job"}
+	if _, ok := v.opts.engineOptions["keep_running"]; ok {
+		args = append(args, "--leave-running")
+	}
+	if extra := v.opts.engineOptions["args"]; extra != "" {
+		args = append(args, strings.Fields(extra)...)
+	}
+	if os.Getenv("FAKE_DUMP_FAIL") == "1" {
+		args = append(args, "--action-script", "/bin/false")
+	}
+	return args
+}
+
+// startDumper runs the dumper through an intermediate process that exits at
+// once, so the dumper is reparented to PID 1 (or the nearest subreaper) and
+// is not part of the tree CRIU dumps. The gate pipe holds the dumper back
+// until this process has reaped the intermediate and closed its end, so that
+// no child and no extra descriptor is left in the dumped process.
+func startDumper(criu string, args []string, dir string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("create gate pipe: %w", err)
+	}
+	cmd := exec.Command("/proc/self/exe", append([]string{criu, dir}, args...)...)
+	cmd.Env = append(os.Environ(), roleEnv+"="+dumperFirst)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stderr, os.Stderr
+	cmd.ExtraFiles = []*os.File{r}
+	err = cmd.Start()
+	r.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("start dumper: %w", err)
+	}
+	return nil
+}
+
+// runDumperFirst is the intermediate process: start the dumper and leave.
+func runDumperFirst(args []string) int {
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Env = append(os.Environ(), roleEnv+"="+dumperSecond)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{os.NewFile(3, "gate")}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "start dumper: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runDumperSecond waits for the gate, runs CRIU and records its outcome in
+// the image directory for the JVM, which polls for it.
+func runDumperSecond(args []string) int {
+	gate := os.NewFile(3, "gate")
+	buf := make([]byte, 1)
+	for {
+		if _, err := gate.Read(buf); err != nil {
+			break
+		}
+	}
+	gate.Close()
+	criu, dir := args[0], args[1]
+	cmd := exec.Command(criu, args[2:]...)
+	cmd.Env = withoutEnv(os.Environ(), roleEnv)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stderr, os.Stderr
+	result := "ok"
+	if err := cmd.Run(); err != nil {
+		result = "criu dump failed: " + err.Error()
+	}
+	os.WriteFile(filepath.Join(dir, resultFile), []byte(result+"\n"), 0o644)
+	return 0
+}
+
+func withoutEnv(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// awaitDump polls until the process finds itself restored (its start time
+// changed) or the dumper recorded a result.
+func (v *vm) awaitDump(dir string) string {
+	for {
+		if procStartTime() != v.startTime {
+			return "restored"
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, resultFile)); err == nil && len(b) > 0 {
+			return strings.TrimSpace(string(b))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// printLogErrors copies CRIU's error lines to the JVM's stderr, as CRaC's
+// engine leaves them there and in the log.
+func printLogErrors(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "Error") {
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
+}
+
+// afterRestore runs in the restored process. Under CRaC's restorewait the
+// JVM must die with its restoring process: CRIU restores the parent-death
+// signal only relative to the original parent, so the double sets it again
+// and also watches its parent, in case the parent died before prctl.
+func (v *vm) afterRestore() {
+	v.startTime = procStartTime()
+	fmt.Printf("Restored fake app (pid %d)\n", os.Getpid())
+	ppid := os.Getppid()
+	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(ppid) + "/cmdline")
+	if !strings.Contains(string(cmdline), "-XX:CRaCRestoreFrom") {
+		return
+	}
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
+	go func() {
+		for os.Getppid() == ppid {
+			time.Sleep(50 * time.Millisecond)
+		}
+		dieBySignal(syscall.SIGKILL)
+	}()
+}

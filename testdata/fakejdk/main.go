@@ -1,0 +1,100 @@
+// Command fakejdk is a test double for the JDKs stasis supports but that
+// cannot be installed on a test machine: Azul's CRaC (Zulu) and Warp engines
+// and IBM Semeru's OpenJ9. Installed as $HOME/bin/java in a fake JDK home
+// (see internal/fakejdktest.Layout), it is the JVM process itself, with a
+// small HTTP application built in, and checkpoints and restores with the real
+// CRIU the way those JDKs do (docs/RUNTIMES.md). See README.md for the
+// behaviour honoured and the test hooks.
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+func main() {
+	switch os.Getenv(roleEnv) {
+	case dumperFirst:
+		os.Exit(runDumperFirst(os.Args[1:]))
+	case dumperSecond:
+		os.Exit(runDumperSecond(os.Args[1:]))
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+var timeAfter = time.After
+
+func run(args []string) int {
+	start := time.Now()
+	o, err := parseOptions(args)
+	if err != nil {
+		return vmCreateError(err.Error())
+	}
+	home := javaHome()
+	f := detectFlavour(home)
+	if o.version || o.versionStdout {
+		w := os.Stderr
+		if o.versionStdout {
+			w = os.Stdout
+		}
+		printBanner(w, f)
+		return 0
+	}
+	if msg := unrecognized(f, o); msg != "" {
+		return vmCreateError(msg)
+	}
+	if o.restoreFrom != "" {
+		return restoreMain(home, f, o)
+	}
+	if f == crac && o.checkpointTo != "" {
+		if err := closeInheritedFDs(o.ignoredFDs); err != nil {
+			return vmCreateError(err.Error())
+		}
+		if err := checkCreatable(o.checkpointTo); err != nil {
+			return vmCreateError(err.Error())
+		}
+	}
+	v := &vm{home: home, flavour: f, opts: o, start: start, startTime: procStartTime()}
+	if err := mapLibrary(vmLibrary(home, f)); err != nil {
+		return vmCreateError(err.Error())
+	}
+	v.attach = newAttachListener(v)
+	return v.serve()
+}
+
+// unrecognized rejects the options a flavour does not have, as the real
+// launcher does ("Unrecognized VM option").
+func unrecognized(f flavour, o options) string {
+	crac := o.checkpointTo != "" || o.restoreFrom != ""
+	switch {
+	case f == hotspot && crac:
+		return "Unrecognized VM option 'CRaCCheckpointTo'"
+	case f != openj9 && o.enableCRIU:
+		return "Unrecognized VM option 'EnableCRIUSupport'"
+	case f == openj9 && o.enableCRIU && o.checkpointTo != "":
+		return "-XX:+EnableCRIUSupport and -XX:CRaCCheckpointTo cannot be used together"
+	}
+	return ""
+}
+
+// checkCreatable is CRaC's prepare_checkpoint: the directory must exist or
+// be creatable (its parent is not created).
+func checkCreatable(dir string) error {
+	st, err := os.Stat(dir)
+	if err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("CRaCCheckpointTo=%s is not a directory", dir)
+		}
+		return nil
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("Cannot create CRaCCheckpointTo=%s: %v", dir, err)
+	}
+	return os.Remove(dir)
+}
+
+func vmCreateError(msg string) int {
+	fmt.Fprintf(os.Stderr, "Error: %s\nError: Could not create the Java Virtual Machine.\nError: A fatal exception has occurred. Program will exit.\n", msg)
+	return 1
+}

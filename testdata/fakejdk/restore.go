@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// restoreMain is `java -XX:CRaCRestoreFrom=DIR`: check the image, then become
+// the restored JVM's parent (CRaC's criuhelper restorewait).
+func restoreMain(home string, f flavour, o options) int {
+	dir := o.restoreFrom
+	if err := checkImage(dir, f, o); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %v\nError: Could not create the Java Virtual Machine.\nError: A fatal exception has occurred. Program will exit.\n", err)
+		return 1
+	}
+	v := &vm{home: home, flavour: f, opts: o}
+	if f == openj9 {
+		return restoreOpenJ9(v.criuPath(), dir)
+	}
+	pidDir, err := os.MkdirTemp("", "fakejdk-restore")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: create pidfile directory: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(pidDir)
+	pidfile := filepath.Join(pidDir, "pid")
+	args := append([]string{"restore", "-D", dir, "-v4", "-o", "restore.log", "--shell-job", "-d", "--restore-sibling", "--pidfile", pidfile}, inheritArgs(dir)...)
+	// Signals are caught before CRIU starts so none is lost while the
+	// restore runs; they are forwarded once the JVM exists.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals()...)
+	if code := runCRIU(v.criuPath(), args, filepath.Join(dir, "restore.log")); code != 0 {
+		return code
+	}
+	b, err := os.ReadFile(pidfile)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || perr != nil {
+		fmt.Fprintf(os.Stderr, "Error: read restored pid from %s: %v %v\n", pidfile, err, perr)
+		return 1
+	}
+	return restoreWait(pid, sigs)
+}
+
+// checkImage makes the early checks that exit 1 before CRIU runs.
+func checkImage(dir string, f flavour, o options) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("Cannot open CRaCRestoreFrom=%s: %v", dir, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("CRaCRestoreFrom=%s is not a directory", dir)
+	}
+	if f == openj9 {
+		return nil
+	}
+	if len(o.notSettable) > 0 {
+		return fmt.Errorf("VM option '%s' is not restore-settable and is not available on restore", o.notSettable[0])
+	}
+	b, err := os.ReadFile(filepath.Join(dir, engineFile))
+	if err != nil {
+		return fmt.Errorf("CRaCRestoreFrom=%s holds no checkpoint image: %v", dir, errors.Unwrap(err))
+	}
+	if made := strings.TrimSpace(string(b)); made != o.engine {
+		return fmt.Errorf("CRaC engine %s cannot restore the image in %s: it was made by engine %s", o.engine, dir, made)
+	}
+	cpu, _ := os.ReadFile(filepath.Join(dir, cpuFile))
+	if os.Getenv("FAKE_CPU_MISMATCH") == "1" && strings.TrimSpace(string(cpu)) != "generic" {
+		return errors.New("You have to specify -XX:CPUFeatures=0x21421801fcfbd7,0x3e6 together with -XX:CRaCCheckpointTo when making a checkpoint file; specified -XX:CRaCRestoreFrom file contains CPU features 0x21421801fcfbd7,0x3e6; missing features of this CPU are 0x1000000000,0x0")
+	}
+	return nil
+}
+
+// inheritArgs hands the restoring process's fds 0-2 to the restored JVM, as
+// the CRIU shipped with CRaC does: every stdio descriptor that was a pipe or
+// a socket at checkpoint is named by its key (pipe:[INODE]), and CRIU
+// connects it to the same descriptor of its caller. Files and terminals are
+// reopened by path (terminals need --shell-job).
+func inheritArgs(dir string) []string {
+	f, err := os.Open(filepath.Join(dir, stdioFile))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var args []string
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fd, key, ok := strings.Cut(sc.Text(), " ")
+		if !ok || seen[key] || !(strings.HasPrefix(key, "pipe:[") || strings.HasPrefix(key, "socket:[")) {
+			continue
+		}
+		seen[key] = true
+		args = append(args, "--inherit-fd", "fd["+fd+"]:"+key)
+	}
+	return args
+}
+
+// runCRIU runs CRIU in the foreground and returns its exit status, copying
+// its error lines to stderr when it fails.
+func runCRIU(criu string, args []string, log string) int {
+	cmd := exec.Command(criu, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	if err == nil {
+		return 0
+	}
+	printLogErrors(log)
+	fmt.Fprintln(os.Stderr, "Restoring FAILED.")
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() > 0 {
+		return ee.ExitCode()
+	}
+	fmt.Fprintf(os.Stderr, "Error: run %s: %v\n", criu, err)
+	return 1
+}
+
+// forwardedSignals are 1-31 except KILL and STOP (which cannot be caught),
+// CHLD (the restorer's own children) and URG (Go's preemption signal).
+func forwardedSignals() []os.Signal {
+	var sigs []os.Signal
+	for s := syscall.Signal(1); s <= 31; s++ {
+		switch s {
+		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGCHLD, syscall.SIGURG:
+			continue
+		}
+		sigs = append(sigs, s)
+	}
+	return sigs
+}
+
+// restoreWait is restorewait: forward signals to the JVM, wait for it, and
+// leave with its status, re-raising a killing signal on itself.
+func restoreWait(pid int, sigs chan os.Signal) int {
+	go func() {
+		for s := range sigs {
+			unix.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Error: wait for restored pid %d: %v\n", pid, err)
+			return 1
+		}
+		break
+	}
+	signal.Stop(sigs)
+	if ws.Signaled() {
+		dieBySignal(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// restoreOpenJ9 is OpenJ9's launcher: CRIU restores in the foreground and
+// the launcher then exits 0, whatever became of the application.
+func restoreOpenJ9(criu, dir string) int {
+	args := append([]string{"restore", "-D", dir, "-v4", "-o", "restore.log", "--shell-job"}, inheritArgs(dir)...)
+	if code := runCRIU(criu, args, filepath.Join(dir, "restore.log")); code != 0 {
+		return code
+	}
+	return 0
+}
