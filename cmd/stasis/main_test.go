@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,7 +43,7 @@ func TestMain(m *testing.M) {
 // stasisRun is one stasis process (through unshare, or directly).
 type stasisRun struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr syncBuffer
 	hostPID        int // stasis's PID as this test sees it
 }
 
@@ -67,25 +69,32 @@ func self(t *testing.T) string {
 // /proc, the kid as its child, and waits until stasis runs.
 func startPID1(t *testing.T, env []string, stasisArgs []string, kid string, kidArgs ...string) *stasisRun {
 	t.Helper()
+	args := append(append(append([]string{}, stasisArgs...), "--", self(t)), kidArgs...)
+	return startNS(t, append([]string{"STASIS_TEST_KID=" + kid}, env...), args...)
+}
+
+// startNS starts `stasis ARGS...` as PID 1 of a fresh PID namespace.
+func startNS(t *testing.T, env []string, stasisArgs ...string) *stasisRun {
+	t.Helper()
 	requireNamespaces(t)
 	args := append([]string{"--pid", "--fork", "--mount-proc", stasisBin}, stasisArgs...)
-	args = append(args, "--", self(t))
-	args = append(args, kidArgs...)
 	r := &stasisRun{cmd: exec.Command("unshare", args...)}
-	r.cmd.Env = append(append(os.Environ(), "STASIS_TEST_KID="+kid), env...)
+	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = r.cmd.Process.Kill() })
-	r.hostPID = childOf(t, r.cmd.Process.Pid)
+	r.hostPID = r.findStasis(t)
+	// Killing unshare would leave stasis running; SIGKILL to a namespace's
+	// PID 1 ends every process in it.
+	t.Cleanup(func() { _ = syscall.Kill(r.hostPID, syscall.SIGKILL); _ = r.cmd.Process.Kill() })
 	return r
 }
 
-// childOf finds unshare's forked child, which is stasis: `unshare --fork`
-// ignores SIGTERM itself, so the tests signal stasis directly.
-func childOf(t *testing.T, pid int) int {
+// findStasis is childOf for unshare, with stasis's output when it fails.
+func (r *stasisRun) findStasis(t *testing.T) int {
 	t.Helper()
+	pid := r.cmd.Process.Pid
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
@@ -95,7 +104,7 @@ func childOf(t *testing.T, pid int) int {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("no child of unshare (pid %d) appeared", pid)
+	t.Fatalf("stasis (child of unshare %d) not found\nstdout: %s\nstderr: %s", pid, r.stdout.String(), r.stderr.String())
 	return 0
 }
 
@@ -118,6 +127,38 @@ func (r *stasisRun) wait(t *testing.T, limit time.Duration) int {
 		t.Fatalf("stasis did not exit within %v\nstdout: %s\nstderr: %s", limit, r.stdout.String(), r.stderr.String())
 		return -1
 	}
+}
+
+// syncBuffer is a bytes.Buffer that the test may read while exec copies
+// stasis's output into it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitOutput waits until stasis's stdout or stderr contains want.
+func (r *stasisRun) waitOutput(t *testing.T, want string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if strings.Contains(r.stdout.String(), want) || strings.Contains(r.stderr.String(), want) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("stasis never printed %q\nstdout: %s\nstderr: %s", want, r.stdout.String(), r.stderr.String())
 }
 
 func (r *stasisRun) waitFile(t *testing.T, path, want string) {
