@@ -1,0 +1,141 @@
+// Package fakejdktest lays out fake JDK homes around the test double in
+// testdata/fakejdk (a fake `java` that behaves like Azul's CRaC and Warp
+// engines and IBM Semeru's OpenJ9, with the real CRIU), and runs commands in
+// fresh PID namespaces for tests. It is for tests only: stasis's packages
+// must not import it outside _test.go files, and it imports nothing of
+// stasis.
+package fakejdktest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Flavours Layout knows. Warp is a CRaC home used with -XX:CRaCEngine=warp.
+const (
+	CRaC    = "crac"
+	Warp    = "warp"
+	OpenJ9  = "openj9"
+	HotSpot = "hotspot"
+)
+
+// criuPrefix is where scripts/install-criu puts its criu wrapper.
+const criuPrefix = "/usr/local/lib/stasis-criu"
+
+// Layout builds the fake java into a new JDK home of the given flavour and
+// returns the home. A CRaC (or Warp) home has lib/criuengine (stasis's
+// engine=auto looks for it), lib/server/libjvm.so and an Azul release file;
+// an OpenJ9 home has lib/default/libj9vm29.so; a HotSpot home is plain
+// Debian-like. When a CRIU 4 is found, lib/criu links to it: the double's
+// engines run $HOME/lib/criu unless -XX:CRaCEngineOptions=criu_location=...
+// says otherwise.
+func Layout(t testing.TB, flavour string) (home string) {
+	t.Helper()
+	home = t.TempDir()
+	if err := layout(home, flavour); err != nil {
+		t.Fatalf("lay out %s home in %s: %v", flavour, home, err)
+	}
+	if err := Build(filepath.Join(home, "bin", "java")); err != nil {
+		t.Fatalf("build fake java: %v", err)
+	}
+	return home
+}
+
+func layout(home, flavour string) error {
+	files := map[string]string{}
+	release := "JAVA_VERSION=\"17.0.13\"\n"
+	switch flavour {
+	case CRaC, Warp:
+		files["lib/criuengine"] = "#!/bin/sh\necho 'fake criuengine: not used by the double' >&2\nexit 1\n"
+		files["lib/server/libjvm.so"] = page
+		release = "IMPLEMENTOR=\"Azul Systems, Inc.\"\nIMPLEMENTOR_VERSION=\"Zulu17.54+21-CRaC-CA\"\n" + release
+	case OpenJ9:
+		// Not empty: the double maps the library so /proc/PID/maps shows
+		// libj9vm29.so, and a file mapping needs a page behind it.
+		files["lib/default/libj9vm29.so"] = page
+		release = "IMPLEMENTOR=\"IBM Corporation\"\nJVM_VARIANT=\"Openj9\"\n" + release
+	case HotSpot:
+		files["lib/server/libjvm.so"] = page
+		release = "IMPLEMENTOR=\"Debian\"\n" + release
+	default:
+		return fmt.Errorf("unknown flavour %q (want crac, warp, openj9 or hotspot)", flavour)
+	}
+	files["release"] = release
+	for name, data := range files {
+		p := filepath.Join(home, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(data), 0o755); err != nil {
+			return err
+		}
+	}
+	if criu, err := FindCRIU(); err == nil {
+		return os.Symlink(criu, filepath.Join(home, "lib", "criu"))
+	}
+	return nil
+}
+
+var page = strings.Repeat("\x00", 4096)
+
+// Build compiles testdata/fakejdk into out (static, so no loader or libc
+// state differs between dump and restore).
+func Build(out string) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-o", out, "./testdata/fakejdk")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./testdata/fakejdk: %w\n%s", err, b)
+	}
+	return nil
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// FindCRIU returns a CRIU 4 or newer: STASIS_CRIU, then scripts/install-criu's
+// wrapper, then criu on PATH.
+func FindCRIU() (string, error) {
+	candidates := []string{os.Getenv("STASIS_CRIU"), filepath.Join(criuPrefix, "criu")}
+	if p, err := exec.LookPath("criu"); err == nil {
+		candidates = append(candidates, p)
+	}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		out, err := exec.Command(c, "--version").Output()
+		if err == nil && isCRIU4(string(out)) {
+			return c, nil
+		}
+	}
+	return "", errors.New("no CRIU 4 found (run scripts/install-criu or set STASIS_CRIU)")
+}
+
+func isCRIU4(version string) bool {
+	v, ok := strings.CutPrefix(strings.TrimSpace(version), "Version: ")
+	return ok && v != "" && v[0] >= '4' && v[0] <= '9'
+}

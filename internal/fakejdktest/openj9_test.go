@@ -1,0 +1,72 @@
+package fakejdktest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOpenJ9SelfCheckpoint: with -XX:+EnableCRIUSupport the application
+// dumps itself into its own directory (criu.log there, status 137); OpenJ9
+// advertises attach in /tmp/.com_ibm_tools_attach, never /tmp/.java_pid;
+// plain `criu restore` brings it back; OpenJ9's launcher restore exits 0
+// whatever the application's status.
+func TestOpenJ9SelfCheckpoint(t *testing.T) {
+	requireCRIU(t)
+	home := Layout(t, OpenJ9)
+	java := filepath.Join(home, "bin", "java")
+	port, base := freePort(t), PIDBase()
+	img := t.TempDir()
+	ns := StartNS(t, home, base, nil, t.TempDir(), java, "-XX:+EnableCRIUSupport",
+		"-Dfake.checkpointAfter=1s", "-Dfake.checkpointDir="+img, fmt.Sprintf("-Dfake.port=%d", port))
+	if got := get(t, port, "/count"); got != "1" {
+		t.Fatalf("count = %q", got)
+	}
+	attachDir := fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d", base+1)
+	if _, err := os.Stat(attachDir); err != nil {
+		t.Errorf("OpenJ9 attach directory: %v", err)
+	}
+	if st := ns.Wait(t, 30*time.Second); st != "signal 9" {
+		t.Fatalf("self-checkpointed JVM ended with %q, want signal 9\nstderr:\n%s", st, ns.Stderr)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/tmp/.java_pid%d", base+1)); err == nil {
+		t.Error("OpenJ9 double opened a HotSpot attach socket")
+	}
+	if log := readFile(t, filepath.Join(img, "criu.log")); !strings.Contains(log, "Dumping finished successfully") {
+		t.Errorf("criu.log does not report success")
+	}
+
+	criu, _ := FindCRIU()
+	plain := StartNS(t, home, 0, nil, img, criu, "restore", "-D", img, "--shell-job", "-v4", "-o", "plain-restore.log")
+	if got := get(t, port, "/count"); got != "2" {
+		t.Fatalf("count after plain criu restore = %q, want 2\nstderr:\n%s", got, plain.Stderr)
+	}
+	get(t, port, "/exit?code=5")
+	if st := plain.Wait(t, 10*time.Second); st != "exit 0" {
+		t.Errorf("foreground criu restore ended %q: CRIU exits 0 whatever the tree does", st)
+	}
+
+	launcher := StartNS(t, home, 0, nil, t.TempDir(), java, "-XX:CRaCRestoreFrom="+img)
+	if got := get(t, port, "/count"); got != "2" {
+		t.Fatalf("count after launcher restore = %q, want 2", got)
+	}
+	get(t, port, "/exit?code=5")
+	if st := launcher.Wait(t, 10*time.Second); st != "exit 0" {
+		t.Errorf("OpenJ9 launcher restore ended %q, want exit 0 (the app's 5 is lost)", st)
+	}
+}
+
+// TestOpenJ9WithoutCRIUSupport: no -XX:+EnableCRIUSupport, no checkpoint.
+func TestOpenJ9WithoutCRIUSupport(t *testing.T) {
+	home := Layout(t, OpenJ9)
+	img := t.TempDir()
+	port := freePort(t)
+	_, _, stderr := startJVM(t, home, []string{"FAKE_APP_CHECKPOINT_AFTER=10ms"}, "-Dfake.checkpointDir="+img, fmt.Sprintf("-Dfake.port=%d", port))
+	waitFor(t, "the refusal", 5*time.Second, func() bool { return strings.Contains(stderr.String(), "CRIU support is not enabled") })
+	if got := get(t, port, "/count"); got != "1" {
+		t.Errorf("count = %q", got)
+	}
+}
