@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+// The command lines for java and criu, one line per case: a flag change
+// shows up here as a one-line diff.
+func TestArgv(t *testing.T) {
+	cmd := []string{"java", "-Xmx256m", "-jar", "/app/app.jar"}
+	o := Options{Dir: "/checkpoint", ResourcePolicies: "/app/policies.yaml"}
+	for _, tc := range []struct {
+		name string
+		got  []string
+		want string
+	}{
+		{"crac launch", CRaCLaunchArgv(cmd, o, false),
+			"java -XX:CRaCCheckpointTo=/checkpoint -Djdk.crac.resource-policies=/app/policies.yaml -Xmx256m -jar /app/app.jar"},
+		{"crac launch, no policies", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, false),
+			"java -XX:CRaCCheckpointTo=/c -Xmx256m -jar /app/app.jar"},
+		{"warp launch", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, true),
+			"java -XX:CRaCCheckpointTo=/c -XX:CRaCEngine=warp -Xmx256m -jar /app/app.jar"},
+		{"crac restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", false),
+			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint"},
+		{"warp restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", true),
+			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint -XX:CRaCEngine=warp"},
+		{"openj9 launch", OpenJ9LaunchArgv(cmd, o),
+			"java -XX:+EnableCRIUSupport -Dstasis.imageDir=/checkpoint -Xmx256m -jar /app/app.jar"},
+		{"criu launch", CRIULaunchArgv(cmd),
+			"java -XX:+PerfDisableSharedMem -Xmx256m -jar /app/app.jar"},
+		{"criu launch, user disabled perf data", CRIULaunchArgv([]string{"java", "-XX:-UsePerfData", "Main"}),
+			"java -XX:-UsePerfData Main"},
+		{"criu launch, not java", CRIULaunchArgv([]string{"/bin/sh", "-c", "loop"}),
+			"/bin/sh -c loop"},
+		{"criu dump", CRIUDumpArgv("/usr/sbin/criu", 1001, "/checkpoint", "dump.log"),
+			"/usr/sbin/criu dump -t 1001 -D /checkpoint --shell-job --tcp-established --file-locks -v4 -o dump.log"},
+		{"criu restore", CRIURestoreArgv("/usr/sbin/criu", "/checkpoint", "/run/stasis/restore.pid", "restore.log"),
+			"/usr/sbin/criu restore -D /checkpoint --shell-job --tcp-established --file-locks -d --restore-sibling --pidfile /run/stasis/restore.pid -v4 -o restore.log"},
+	} {
+		if got := strings.Join(tc.got, " "); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestLaunchArgvNeedsJava(t *testing.T) {
+	for _, e := range []Engine{New("crac"), New("warp"), New("openj9")} {
+		if _, err := e.LaunchArgv([]string{"/bin/sh", "-c", "java -jar x"}, Options{Dir: "/c"}); err == nil {
+			t.Errorf("%s accepted a command that does not start with java", e.Name())
+		}
+	}
+	if _, err := New("criu").LaunchArgv([]string{"/bin/sh"}, Options{}); err != nil {
+		t.Errorf("criu refused a non-java command, which it can dump as a tree: %v", err)
+	}
+}
+
+func TestWithFlagsDoesNotAliasTheCommand(t *testing.T) {
+	cmd := make([]string, 2, 10)
+	cmd[0], cmd[1] = "java", "Main"
+	out := withFlags(cmd, "-XX:A")
+	out[0] = "changed"
+	if cmd[0] != "java" || cmd[1] != "Main" {
+		t.Fatalf("the user's command was modified: %q", cmd)
+	}
+}

@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeHome lays out a JDK home with the marker files of a runtime and a java
+// on a private PATH.
+func fakeHome(t *testing.T, markers ...string) string {
+	home := t.TempDir()
+	for _, m := range append([]string{"bin/java"}, markers...) {
+		p := filepath.Join(home, m)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", filepath.Join(home, "bin"))
+	return home
+}
+
+func TestDetect(t *testing.T) {
+	for _, tc := range []struct {
+		markers []string
+		want    string
+	}{
+		{[]string{"lib/criuengine"}, "crac"},
+		{[]string{"lib/libcriuengine.so"}, "crac"},
+		{[]string{"lib/default/libj9vm29.so"}, "openj9"},
+		{[]string{"lib/compressedrefs/libj9vm29.so"}, "openj9"},
+		{[]string{"lib/criu"}, "criu"}, // a plain JDK with a criu in its lib
+	} {
+		home := fakeHome(t, tc.markers...)
+		got, err := Detect([]string{"java", "-jar", "app.jar"}, "", "")
+		if err != nil || got != tc.want {
+			t.Errorf("markers %v: Detect = %q, %v; want %q", tc.markers, got, err, tc.want)
+		}
+		_ = home
+	}
+}
+
+func TestDetectSaysWhatIsMissing(t *testing.T) {
+	fakeHome(t) // a plain JDK, no criu anywhere
+	_, err := Detect([]string{"java", "Main"}, "", "")
+	if err == nil || !strings.Contains(err.Error(), "criuengine") || !strings.Contains(err.Error(), "STASIS_CRIU") {
+		t.Fatalf("error does not say what is missing: %v", err)
+	}
+}
+
+func TestFindCRIUOrder(t *testing.T) {
+	home := fakeHome(t, "lib/criu")
+	other := fakeHome(t, "lib/criu")
+	if got, _ := FindCRIU("", other, home); got != filepath.Join(other, "lib", "criu") {
+		t.Errorf("JAVA_HOME's criu should come first, got %s", got)
+	}
+	if _, err := FindCRIU("/nonexistent/criu", home); err == nil || !strings.Contains(err.Error(), "STASIS_CRIU") {
+		t.Errorf("a bad STASIS_CRIU must be an error naming it: %v", err)
+	}
+}
