@@ -14,10 +14,22 @@ const warmups = 200
 // healthFlags make Docker probe often enough for a test; the Dockerfile's 5s suits production.
 var healthFlags = []string{"--health-interval=500ms", "--health-timeout=3s", "--health-retries=3"}
 
-// privileges are the only extra rights the criu engine needs: the checkpoint capability (or
-// SYS_ADMIN where the engine lacks it) and SYS_PTRACE for CRIU's parasite. No --privileged.
+// privileges are the only extra rights the criu engine needs to restore: the checkpoint
+// capability (SYS_ADMIN where the engine lacks CHECKPOINT_RESTORE) for clone3 with set_tid and
+// map_files, and SYS_PTRACE, which CRIU uses to finish the restore and which the JVM held at its
+// checkpoint (CRIU gives a process back its capabilities; it fails, "Unable to restore
+// capabilities", where the bounding set lacks one). No --privileged, default seccomp profile.
 func privileges(f *fixture) []string {
 	return []string{f.capFlag, "--cap-add=SYS_PTRACE"}
+}
+
+// checkpointPrivileges add seccomp=unconfined to the checkpoint container only. Measured here:
+// under Docker's default profile every process of the container has a seccomp filter, and CRIU
+// must suspend it in the JVM to inject its parasite (PTRACE_O_SUSPEND_SECCOMP), which the kernel
+// refuses to a tracer that is itself under seccomp ("suspending seccomp failed: Operation not
+// permitted"). With the container unconfined the JVM has no filter and nothing is suspended.
+func checkpointPrivileges(f *fixture) []string {
+	return append(privileges(f), "--security-opt", "seccomp=unconfined")
 }
 
 // TestDockerRunMode is stasis as a plain init in Docker (STASIS_MODE=run, no capabilities):
@@ -79,9 +91,9 @@ func TestDockerCheckpointRestore(t *testing.T) {
 
 // checkpointImage runs the checkpoint container, checks that it exits 0 after the warm-up, and
 // commits it; the committed image is removed when the test ends.
-func checkpointImage(t *testing.T, f *fixture) string {
+func checkpointImage(t testing.TB, f *fixture) string {
 	t.Helper()
-	args := append(privileges(f), "-e", fmt.Sprintf("STASIS_WARMUP_REQUESTS=%d", warmups), f.image)
+	args := append(checkpointPrivileges(f), "-e", fmt.Sprintf("STASIS_WARMUP_REQUESTS=%d", warmups), f.image)
 	start := time.Now()
 	c := run(t, "checkpoint", args...)
 	if code := c.wait(3 * time.Minute); code != 0 {
@@ -100,7 +112,7 @@ func checkpointImage(t *testing.T, f *fixture) string {
 
 // stopAndCheck stops the container the way Docker does (SIGTERM to PID 1, stasis) and checks
 // that the JVM got it and that the container's exit code is the JVM's.
-func stopAndCheck(t *testing.T, c *container) {
+func stopAndCheck(t testing.TB, c *container) {
 	t.Helper()
 	if _, err := docker("stop", "--time", "20", c.name); err != nil {
 		t.Fatal(err)
@@ -112,7 +124,7 @@ func stopAndCheck(t *testing.T, c *container) {
 	mustContain(t, c.logs(), "got SIGTERM")
 }
 
-func mustContain(t *testing.T, logs string, want ...string) {
+func mustContain(t testing.TB, logs string, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(logs, w) {
