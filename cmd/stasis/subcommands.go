@@ -12,7 +12,10 @@ type subcommand func(args []string, environ map[string]string, stdout, stderr io
 // subcommands are recognised only as the first argument; "stasis -- version"
 // runs a command named version.
 var subcommands = map[string]subcommand{
-	"version": cmdVersion,
+	"version":     cmdVersion,
+	"healthcheck": cmdHealthcheck,
+	"status":      cmdStatus,
+	"checkpoint":  cmdCheckpoint,
 	"jcmd": func(args []string, _ map[string]string, stdout, stderr io.Writer) int {
 		return attach.Main(args, stdout, stderr)
 	},

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"stasis/control"
+	"stasis/healthcheck"
+	"stasis/supervisor"
+)
+
+// subConfig reads the settings a subcommand shares with the init, from the
+// environment (docker exec and Kubernetes exec probes see the container's)
+// and then from flags, which win as for the init. A subcommand has no
+// command to run, so validate gets a stand-in and Command is cleared. extra
+// adds the subcommand's own flags; the arguments left are returned.
+func subConfig(name string, args []string, environ map[string]string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (Config, []string, int) {
+	s, err := loadEnv(environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
+		return Config{}, nil, 2
+	}
+	fs := flag.NewFlagSet("stasis "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, f := range s.fields() {
+		fs.StringVar(f.ptr, f.Flag, *f.ptr, f.Help)
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, nil, 0
+		}
+		return Config{}, nil, 2
+	}
+	cfg, err := validate(s, []string{"-"})
+	if err != nil {
+		fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
+		return Config{}, nil, 2
+	}
+	cfg.Command = nil
+	return cfg, fs.Args(), -1
+}
+
+// askStatus asks the running stasis for its Status over the control socket.
+func askStatus(ctx context.Context, stateDir, op string) (supervisor.Status, error) {
+	var st supervisor.Status
+	resp, err := control.Call(ctx, stateDir, control.Request{Op: op})
+	if err != nil {
+		return st, err
+	}
+	if !resp.OK {
+		return st, fmt.Errorf("stasis refused %q: %s", op, resp.Error)
+	}
+	if err := json.Unmarshal(resp.Data, &st); err != nil {
+		return st, fmt.Errorf("decode %q reply: %w", op, err)
+	}
+	return st, nil
+}
+
+// cmdHealthcheck is `stasis healthcheck`: exit 0 when the JVM runs and its
+// health probe passes, else 1 with one line saying why. Everything, the
+// question to stasis and the probe, fits in STASIS_HEALTH_TIMEOUT: an exec
+// probe that hangs is worse than one that fails.
+func cmdHealthcheck(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	cfg, rest, code := subConfig("healthcheck", args, environ, stdout, stderr, nil)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "stasis healthcheck: unexpected argument %q\n", rest[0])
+		return 2
+	}
+	ctx := context.Background()
+	if cfg.HealthTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.HealthTimeout)
+		defer cancel()
+	}
+	st, err := askStatus(ctx, cfg.StateDir, control.OpHealth)
+	if err != nil {
+		fmt.Fprintf(stdout, "unhealthy: %s\n", noAnswer(cfg.StateDir, err))
+		return 1
+	}
+	probe, err := healthProbe(cfg, st)
+	if err != nil {
+		fmt.Fprintf(stdout, "unhealthy: %v\n", err)
+		return 1
+	}
+	v := healthcheck.Judge(ctx, healthcheck.Phase{Phase: st.Phase, Start: st.Start, RestoreError: st.RestoreError}, probe)
+	if !v.Healthy {
+		fmt.Fprintf(stdout, "unhealthy: %s\n", v.Reason)
+		return 1
+	}
+	fmt.Fprintln(stdout, v.Reason)
+	return 0
+}
+
+// healthProbe is STASIS_HEALTH as this process sees it, else the probe the
+// running stasis reports (its flags may have set it), else the http or tcp
+// probe of STASIS_CHECKPOINT_ON; nil when there is none.
+func healthProbe(cfg Config, st supervisor.Status) (healthcheck.Probe, error) {
+	spec := cfg.Health
+	if spec == "" {
+		spec = st.Health
+	}
+	if spec == "" {
+		spec = healthSpec(cfg)
+	}
+	if spec == "" {
+		return nil, nil
+	}
+	p, err := healthcheck.ParseProbe(spec)
+	if err != nil {
+		return nil, fmt.Errorf("STASIS_HEALTH: %w", err)
+	}
+	return p, nil
+}
+
+// noAnswer words a failed control call for people: no socket usually means
+// stasis has not started yet, or runs with another STASIS_STATE_DIR.
+func noAnswer(stateDir string, err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Sprintf("starting: no control socket at %s yet (is stasis PID 1 with STASIS_STATE_DIR=%s?)", control.SocketPath(stateDir), stateDir)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "stasis did not answer within STASIS_HEALTH_TIMEOUT: " + err.Error()
+	case strings.Contains(err.Error(), "connection refused"):
+		return "stasis is not running: " + err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"stasis/control"
+	"stasis/supervisor"
+)
+
+// cmdStatus is `stasis status [--json]`: what the running stasis says about
+// itself. --json prints supervisor.Status, whose field names are stable:
+//
+//	phase          launching, waiting-ready, warming, checkpointing, restoring, running, stopping
+//	mode           auto, checkpoint, restore, run
+//	engine         crac, warp, openj9, criu (absent when none)
+//	pid            the JVM's PID in the container (absent before launch)
+//	start          cold, restored, cold-after-restore-failure (absent before the JVM runs)
+//	restore_ms     how long the restore took, from the decision to the running JVM
+//	restore_error  why the restore failed, when it did
+//	started_at     when stasis started (RFC 3339)
+//	uptime_ms      milliseconds since started_at
+//	last_probe     the last readiness probe's outcome
+//	health_probe   the probe `stasis healthcheck` runs
+//
+// It exits 0 with an answer, 1 when stasis does not answer.
+func cmdStatus(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	var asJSON bool
+	cfg, rest, code := subConfig("status", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
+	})
+	if code >= 0 {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "stasis status: unexpected argument %q\n", rest[0])
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout(cfg))
+	defer cancel()
+	st, err := askStatus(ctx, cfg.StateDir, control.OpStatus)
+	if err != nil {
+		fmt.Fprintf(stderr, "stasis status: %s\n", noAnswer(cfg.StateDir, err))
+		return 1
+	}
+	if asJSON {
+		b, _ := json.MarshalIndent(st, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
+	printStatus(stdout, st)
+	return 0
+}
+
+// statusTimeout is STASIS_HEALTH_TIMEOUT, or a few seconds when it is 0.
+func statusTimeout(cfg Config) time.Duration {
+	if cfg.HealthTimeout > 0 {
+		return cfg.HealthTimeout
+	}
+	return 5 * time.Second
+}
+
+func printStatus(w io.Writer, st supervisor.Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("phase", st.Phase)
+	row("mode", st.Mode)
+	row("engine", st.Engine)
+	if st.PID > 0 {
+		row("pid", fmt.Sprint(st.PID))
+	}
+	row("start", startLine(st))
+	row("restore error", st.RestoreError)
+	row("uptime", (time.Duration(st.UptimeMS) * time.Millisecond).String())
+	row("started at", st.StartedAt.Format(time.RFC3339))
+	row("health probe", st.Health)
+	row("last probe", st.LastProbe)
+	tw.Flush()
+}
+
+func startLine(st supervisor.Status) string {
+	switch st.Start {
+	case supervisor.StartRestored:
+		return fmt.Sprintf("restored in %d ms", st.RestoreMS)
+	case supervisor.StartColdFailure:
+		return "cold, after a failed restore"
+	}
+	return st.Start
+}
