@@ -1,9 +1,9 @@
 package fakejdktest
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +20,7 @@ func TestCheckpointRestoreCRaC(t *testing.T) {
 	requireJcmd(t)
 	home := Layout(t, CRaC)
 	port, base := freePort(t), PIDBase()
-	img := checkpointedImage(t, home, port, base)
+	img, nspid := checkpointedImage(t, home, port, base)
 	for _, f := range []string{"dump4.log", "engine", "inventory.img", "pstree.img"} {
 		if _, err := os.Stat(filepath.Join(img, f)); err != nil {
 			t.Errorf("image lacks %s: %v", f, err)
@@ -37,8 +37,8 @@ func TestCheckpointRestoreCRaC(t *testing.T) {
 		if got := get(t, port, "/count"); got != "4" {
 			t.Fatalf("count after restore = %q, want 4 (the checkpoint's 3 + 1)\nstderr:\n%s", got, ns.Stderr)
 		}
-		if got := get(t, port, "/pid"); got != fmt.Sprint(base+1) {
-			t.Errorf("restored pid = %s, want %d (CRaC keeps PIDs)", got, base+1)
+		if got := get(t, port, "/pid"); got != nspid {
+			t.Errorf("restored pid = %s, want %s (CRaC keeps PIDs)", got, nspid)
 		}
 		return ns
 	}
@@ -48,7 +48,7 @@ func TestCheckpointRestoreCRaC(t *testing.T) {
 		waitFor(t, "ticks on the restoring process's stdout", 5*time.Second, func() bool {
 			return strings.Contains(ns.Stdout.String(), "Restored fake app") && strings.Contains(ns.Stdout.String(), "tick")
 		})
-		restorer := ns.WaitHostPID(t, 2, 5*time.Second)
+		restorer := ns.ChildPID(t)
 		syscall.Kill(restorer, syscall.SIGTERM)
 		if st := ns.Wait(t, 10*time.Second); st != "exit 143" {
 			t.Errorf("restoring process ended with %q, want exit 143", st)
@@ -63,15 +63,15 @@ func TestCheckpointRestoreCRaC(t *testing.T) {
 	})
 	t.Run("killing signal re-raised", func(t *testing.T) {
 		ns := restore()
-		syscall.Kill(ns.WaitHostPID(t, base+1, 5*time.Second), syscall.SIGKILL)
+		syscall.Kill(jvmHostPID(t, ns, nspid), syscall.SIGKILL)
 		if st := ns.Wait(t, 10*time.Second); st != "signal 9" {
 			t.Errorf("restoring process ended with %q, want signal 9", st)
 		}
 	})
 	t.Run("SIGKILL of the restoring process kills the JVM", func(t *testing.T) {
 		ns := restore()
-		jvm := ns.WaitHostPID(t, base+1, 5*time.Second)
-		syscall.Kill(ns.WaitHostPID(t, 2, 5*time.Second), syscall.SIGKILL)
+		jvm := jvmHostPID(t, ns, nspid)
+		syscall.Kill(ns.ChildPID(t), syscall.SIGKILL)
 		ns.Wait(t, 10*time.Second)
 		waitFor(t, "the restored JVM to die", 5*time.Second, func() bool {
 			return syscall.Kill(jvm, 0) != nil
@@ -86,7 +86,7 @@ func TestWarpEngine(t *testing.T) {
 	requireJcmd(t)
 	home := Layout(t, Warp)
 	port, base := freePort(t), PIDBase()
-	img := checkpointedImage(t, home, port, base, "-XX:CRaCEngine=warp")
+	img, _ := checkpointedImage(t, home, port, base, "-XX:CRaCEngine=warp")
 	if e := strings.TrimSpace(readFile(t, filepath.Join(img, "engine"))); e != "warp" {
 		t.Fatalf("engine = %q, want warp", e)
 	}
@@ -161,4 +161,13 @@ func runJava(t *testing.T, java string, env []string, args ...string) (int, stri
 		t.Fatalf("run %s: %v", java, err)
 	}
 	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+func jvmHostPID(t *testing.T, ns *NS, nspid string) int {
+	t.Helper()
+	n, err := strconv.Atoi(nspid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns.WaitHostPID(t, n, 5*time.Second)
 }

@@ -113,9 +113,10 @@ func startJVM(t *testing.T, home string, env []string, args ...string) (*exec.Cm
 	return cmd, out, errb
 }
 
-// checkpointedImage runs a CRaC JVM in a namespace as PID base+1, counts to
-// 3, checkpoints it with the real jcmd and returns the image directory.
-func checkpointedImage(t *testing.T, home string, port, base int, extra ...string) string {
+// checkpointedImage runs a CRaC JVM in a namespace with a PID above base,
+// counts to 3, checkpoints it with the real jcmd and returns the image
+// directory and the JVM's PID in its namespace.
+func checkpointedImage(t *testing.T, home string, port, base int, extra ...string) (string, string) {
 	t.Helper()
 	img := filepath.Join(t.TempDir(), "img")
 	args := append([]string{filepath.Join(home, "bin", "java"), "-XX:CRaCCheckpointTo=" + img, fmt.Sprintf("-Dfake.port=%d", port), "-Dfake.tick=50ms"}, extra...)
@@ -125,13 +126,13 @@ func checkpointedImage(t *testing.T, home string, port, base int, extra ...strin
 			t.Fatalf("count %d = %q", i, got)
 		}
 	}
-	pid := ns.WaitHostPID(t, base+1, 5*time.Second)
-	out, err := jcmd(t, pid, "JDK.checkpoint")
+	nspid := get(t, port, "/pid")
+	out, err := jcmd(t, ns.ChildPID(t), "JDK.checkpoint")
 	if err != nil {
 		t.Fatalf("jcmd JDK.checkpoint: %v\n%s", err, out)
 	}
 	if st := ns.Wait(t, 30*time.Second); st != "signal 9" {
 		t.Fatalf("checkpointed JVM ended with %q, want signal 9 (137)\nstderr:\n%s", st, ns.Stderr)
 	}
-	return img
+	return img, nspid
 }

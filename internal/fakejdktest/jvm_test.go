@@ -234,7 +234,7 @@ func TestDumpFailureKeepsRunning(t *testing.T) {
 	ns := StartNS(t, home, base, []string{"FAKE_DUMP_FAIL=1"}, t.TempDir(),
 		filepath.Join(home, "bin", "java"), "-XX:CRaCCheckpointTo="+img, fmt.Sprintf("-Dfake.port=%d", port))
 	get(t, port, "/count")
-	pid := ns.WaitHostPID(t, base+1, 5*time.Second)
+	pid := ns.ChildPID(t)
 	if out, err := jcmd(t, pid, "JDK.checkpoint"); err != nil {
 		t.Fatalf("jcmd JDK.checkpoint: %v %q (the reply precedes the dump, so it succeeds)", err, out)
 	}
@@ -250,7 +250,7 @@ func TestDumpFailureKeepsRunning(t *testing.T) {
 	if out, err := jcmd(t, pid, "VM.version"); err != nil {
 		t.Errorf("attach after failed dump: %v %q", err, out)
 	}
-	syscall.Kill(ns.WaitHostPID(t, base+1, time.Second), syscall.SIGTERM)
+	syscall.Kill(pid, syscall.SIGTERM)
 	if st := ns.Wait(t, 10*time.Second); st != "exit 143" {
 		t.Errorf("JVM after SIGTERM: %q, want exit 143", st)
 	}

@@ -111,6 +111,21 @@ func (n *NS) InitPID() (int, error) {
 	return onlyChild(n.cmd.Process.Pid)
 }
 
+// ChildPID is the host PID of init's child, the process argv started.
+func (n *NS) ChildPID(t testing.TB) int {
+	t.Helper()
+	init, err := n.InitPID()
+	if err == nil {
+		var child int
+		child, err = onlyChild(init)
+		if err == nil {
+			return child
+		}
+	}
+	t.Fatalf("find the namespace's first process: %v", err)
+	return 0
+}
+
 // HostPID finds the host PID of the namespace's process nspid by walking
 // down from the init.
 func (n *NS) HostPID(nspid int) (int, error) {

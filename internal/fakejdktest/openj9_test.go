@@ -25,14 +25,15 @@ func TestOpenJ9SelfCheckpoint(t *testing.T) {
 	if got := get(t, port, "/count"); got != "1" {
 		t.Fatalf("count = %q", got)
 	}
-	attachDir := fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d", base+1)
+	nspid := get(t, port, "/pid")
+	attachDir := "/tmp/.com_ibm_tools_attach/" + nspid
 	if _, err := os.Stat(attachDir); err != nil {
 		t.Errorf("OpenJ9 attach directory: %v", err)
 	}
 	if st := ns.Wait(t, 30*time.Second); st != "signal 9" {
 		t.Fatalf("self-checkpointed JVM ended with %q, want signal 9\nstderr:\n%s", st, ns.Stderr)
 	}
-	if _, err := os.Stat(fmt.Sprintf("/tmp/.java_pid%d", base+1)); err == nil {
+	if _, err := os.Stat("/tmp/.java_pid" + nspid); err == nil {
 		t.Error("OpenJ9 double opened a HotSpot attach socket")
 	}
 	if log := readFile(t, filepath.Join(img, "criu.log")); !strings.Contains(log, "Dumping finished successfully") {

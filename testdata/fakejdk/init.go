@@ -17,7 +17,7 @@ import (
 // binary is a minimal PID 1 for a fresh PID namespace (under `unshare --pid
 // --fork --mount-proc`). It becomes a session leader (CRIU needs the dumped
 // tree's session leader inside the namespace), optionally moves the next PID
-// to FAKEJDK_INIT_LASTPID+1, runs its arguments as its child, forwards
+// above FAKEJDK_INIT_LASTPID, runs its arguments as its child, forwards
 // signals to it, reaps every orphan (CRaC's dumper lands here) until none is
 // left, and writes the child's wait status to FAKEJDK_INIT_STATUS as
 // "exit N" or "signal N".
@@ -26,6 +26,9 @@ func runInit(args []string) int {
 		fmt.Fprintln(os.Stderr, "fakejdk init: no command")
 		return 2
 	}
+	// Descriptors leaked into the test process (by whatever ran it) would
+	// reach the JVM and, opened in another mount namespace, break the dump.
+	closeInheritedFDs(nil)
 	unix.Setsid()
 	if last := os.Getenv("FAKEJDK_INIT_LASTPID"); last != "" {
 		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(last), 0); err != nil {
@@ -37,7 +40,14 @@ func runInit(args []string) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = withoutPrefix(os.Environ(), "FAKEJDK_")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// stdin is /dev/null opened here: CRIU cannot dump a descriptor opened
+	// in the parent's mount namespace ("Can't lookup mount").
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fakejdk init: %v\n", err)
+		return 2
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "fakejdk init: start %s: %v\n", args[0], err)
 		return 2
