@@ -16,6 +16,7 @@ var subcommands = map[string]subcommand{
 	"healthcheck": cmdHealthcheck,
 	"status":      cmdStatus,
 	"checkpoint":  cmdCheckpoint,
+	"inspect":     cmdInspect,
 	"jcmd": func(args []string, _ map[string]string, stdout, stderr io.Writer) int {
 		return attach.Main(args, stdout, stderr)
 	},
