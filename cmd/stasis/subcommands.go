@@ -17,6 +17,7 @@ var subcommands = map[string]subcommand{
 	"status":      cmdStatus,
 	"checkpoint":  cmdCheckpoint,
 	"inspect":     cmdInspect,
+	"doctor":      cmdDoctor,
 	"jcmd": func(args []string, _ map[string]string, stdout, stderr io.Writer) int {
 		return attach.Main(args, stdout, stderr)
 	},

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"stasis/healthcheck"
+	"stasis/supervisor/engine"
+	"stasis/supervisor/image"
+)
+
+// defaultImageEstimate is the disk a first checkpoint is assumed to need:
+// a Jetty and Jackson service measured 118 MB (RUNTIMES.md), with room.
+const defaultImageEstimate = 256 << 20
+
+// cmdDoctor is `stasis doctor [--json] [-- CMD...]`: what this environment
+// lacks for the configured mode, with the fix. CMD is the container's
+// command (the ENTRYPOINT's, after --); without it, the image's command,
+// else java. It exits 0 when nothing the mode needs is missing, else 1.
+func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	var asJSON bool
+	cfg, rest, code := subConfig("doctor", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print the findings as JSON")
+	})
+	if code >= 0 {
+		return code
+	}
+	dc := doctorConfig(cfg, doctorCommand(cfg, environ, rest), environ)
+	r := healthcheck.Doctor(context.Background(), dc)
+	if asJSON {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		_ = r.WriteText(stdout)
+	}
+	if !r.OK {
+		return 1
+	}
+	return 0
+}
+
+func doctorCommand(cfg Config, environ map[string]string, rest []string) []string {
+	if len(rest) > 0 {
+		return rest
+	}
+	if m, err := image.Read(cfg.ImageDir); err == nil {
+		return m.Command
+	}
+	if h := environ["JAVA_HOME"]; h != "" {
+		return []string{filepath.Join(h, "bin", "java")}
+	}
+	return []string{"java"}
+}
+
+// doctorConfig resolves, as buildPhases and the phase machine do, the
+// engine, criu and what this start would do with the image directory.
+func doctorConfig(cfg Config, command []string, environ map[string]string) healthcheck.DoctorConfig {
+	dc := healthcheck.DoctorConfig{Mode: cfg.Mode, ImageDir: cfg.ImageDir, MinPID: cfg.MinPID,
+		ExpectedImageBytes: defaultImageEstimate}
+	java, home, err := engine.JavaHome(command)
+	if err != nil {
+		dc.JDK = healthcheck.JDK{Err: "no JDK: " + err.Error()}
+	} else {
+		dc.JDK = healthcheck.ReadJDK(java, home, engine.Flavour(home))
+	}
+	m, merr := image.Read(cfg.ImageDir)
+	dc.Engine = cfg.Engine
+	if dc.Engine == "auto" {
+		dc.Engine, err = engine.Detect(command, cfg.CRIU, environ["JAVA_HOME"])
+		if err != nil && merr == nil && engine.New(m.Engine) != nil {
+			dc.Engine, err = m.Engine, nil // the image says which engine made it
+		}
+		if err != nil {
+			dc.EngineErr = err.Error()
+		}
+	}
+	if crit, err := engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home); err != nil {
+		dc.CRIUErr = err.Error()
+	} else {
+		dc.CRIU = crit
+	}
+	dc.Checkpoint, dc.Restore = plannedWork(cfg, merr)
+	dc.Image = imageState(cfg.ImageDir, m, merr, dc.Engine, command)
+	if merr == nil && m.ImageBytes > 0 {
+		dc.ExpectedImageBytes = m.ImageBytes
+	}
+	return dc
+}
+
+// plannedWork is what this start does, as the phase machine decides it:
+// auto restores a readable image and otherwise checkpoints when a trigger
+// is set (a broken image means a cold start).
+func plannedWork(cfg Config, imageErr error) (checkpoint, restore bool) {
+	switch cfg.Mode {
+	case "checkpoint":
+		return true, false
+	case "restore":
+		return false, true
+	case "auto":
+		if imageErr == nil || !errors.Is(imageErr, image.ErrNoImage) {
+			return false, true
+		}
+		return !cfg.Spec.Empty(), false
+	}
+	return false, false
+}
+
+func imageState(dir string, m *image.Manifest, err error, eng string, command []string) healthcheck.ImageState {
+	if errors.Is(err, image.ErrNoImage) {
+		return healthcheck.ImageState{}
+	}
+	if err != nil {
+		return healthcheck.ImageState{Present: true, Problem: err.Error()}
+	}
+	st := healthcheck.ImageState{Present: true, PID: m.PID, Bytes: m.ImageBytes}
+	if eng == "" {
+		eng = m.Engine
+	}
+	if err := m.Matches(eng, command); err != nil {
+		st.Problem = err.Error()
+	} else if err := m.Verify(dir); err != nil {
+		st.Problem = err.Error()
+	}
+	return st
+}
