@@ -29,7 +29,7 @@ var (
 
 // needCRIU finds the CRIU that scripts/install-criu installs. Under CI a
 // missing CRIU is a failure, not a skip: make test installs it first.
-func needCRIU(t *testing.T) string {
+func needCRIU(t testing.TB) string {
 	t.Helper()
 	requireNamespaces(t)
 	for _, c := range []string{os.Getenv("STASIS_CRIU"), "/usr/local/lib/stasis-criu/criu"} {
@@ -45,7 +45,7 @@ func needCRIU(t *testing.T) string {
 }
 
 // needService compiles testdata/Service.java once.
-func needService(t *testing.T) string {
+func needService(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("javac"); err != nil {
 		t.Skip("no javac: make deps installs a JDK")
@@ -65,7 +65,7 @@ func needService(t *testing.T) string {
 	return javaClasses
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ type service struct {
 	command          []string
 }
 
-func newService(t *testing.T, tickMS int) *service {
+func newService(t testing.TB, tickMS int) *service {
 	criu := needCRIU(t)
 	classes := needService(t)
 	base := t.TempDir()
@@ -97,7 +97,7 @@ func newService(t *testing.T, tickMS int) *service {
 func (s *service) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", s.port, path) }
 
 // start runs stasis for this service with extra flags.
-func (s *service) start(t *testing.T, flags ...string) *stasisRun {
+func (s *service) start(t testing.TB, flags ...string) *stasisRun {
 	args := append([]string{"--image-dir=" + s.dir, "--state-dir=" + s.state,
 		"--checkpoint-on=" + s.url("/count"), "--stop-timeout=5s"}, flags...)
 	args = append(append(args, "--"), s.command...)
@@ -106,7 +106,7 @@ func (s *service) start(t *testing.T, flags ...string) *stasisRun {
 
 // checkpoint makes the image (auto mode: no image yet, so this is the
 // checkpoint run) and returns the manifest's JVM PID and the last counter value.
-func (s *service) checkpoint(t *testing.T) (pid, count int) {
+func (s *service) checkpoint(t testing.TB) (pid, count int) {
 	t.Helper()
 	r := s.start(t, "--warmup-url="+s.url("/count"), "--warmup-requests=50")
 	if code := r.wait(t, 3*time.Minute); code != 0 {
@@ -115,7 +115,7 @@ func (s *service) checkpoint(t *testing.T) (pid, count int) {
 	return s.manifestPID(t), lastNumber(r.stdout.String(), "request")
 }
 
-func (s *service) manifestPID(t *testing.T) int {
+func (s *service) manifestPID(t testing.TB) int {
 	b, err := os.ReadFile(filepath.Join(s.dir, "stasis.json"))
 	if err != nil {
 		t.Fatalf("no manifest after the checkpoint: %v", err)
@@ -128,7 +128,7 @@ func (s *service) manifestPID(t *testing.T) int {
 }
 
 // get fetches path, retrying until the service answers or the limit passes.
-func get(t *testing.T, url string, limit time.Duration) string {
+func get(t testing.TB, url string, limit time.Duration) string {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -168,7 +168,7 @@ func numbers(out, word string) []int {
 }
 
 // nsPID is the PID that host process pid has inside its own PID namespace.
-func nsPID(t *testing.T, pid int) int {
+func nsPID(t testing.TB, pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func nsPID(t *testing.T, pid int) int {
 // stasis has said it restored (criu, its other child, is gone by then).
 // /proc's children file is per thread, and stasis is a multithreaded Go
 // program.
-func jvmOf(t *testing.T, r *stasisRun) int {
+func jvmOf(t testing.TB, r *stasisRun) int {
 	t.Helper()
 	r.waitOutput(t, "INF restored", 30*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
@@ -256,7 +256,7 @@ func TestCRIUCheckpointAndRestore(t *testing.T) {
 
 // damage copies nothing: it truncates the largest pages file of the image,
 // the damage that was measured to hang `criu restore`.
-func damage(t *testing.T, dir string) {
+func damage(t testing.TB, dir string) {
 	pages, _ := filepath.Glob(filepath.Join(dir, "pages-*.img"))
 	var big string
 	var size int64
@@ -335,7 +335,7 @@ func TestSIGKILLDuringDumpLeavesNoImage(t *testing.T) {
 
 // checkContinuous checks that the numbered lines of both runs are 1..N,
 // each exactly once and in order: nothing lost, nothing printed twice.
-func checkContinuous(t *testing.T, word, before, after string) {
+func checkContinuous(t testing.TB, word, before, after string) {
 	t.Helper()
 	all := append(numbers(before, word), numbers(after, word)...)
 	if len(numbers(after, word)) == 0 {

@@ -47,7 +47,7 @@ type stasisRun struct {
 	hostPID        int // stasis's PID as this test sees it
 }
 
-func requireNamespaces(t *testing.T) {
+func requireNamespaces(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for a fresh PID namespace (unshare --pid)")
@@ -57,7 +57,7 @@ func requireNamespaces(t *testing.T) {
 	}
 }
 
-func self(t *testing.T) string {
+func self(t testing.TB) string {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -67,14 +67,14 @@ func self(t *testing.T) string {
 
 // startPID1 starts stasis as PID 1 of a fresh PID namespace with its own
 // /proc, the kid as its child, and waits until stasis runs.
-func startPID1(t *testing.T, env []string, stasisArgs []string, kid string, kidArgs ...string) *stasisRun {
+func startPID1(t testing.TB, env []string, stasisArgs []string, kid string, kidArgs ...string) *stasisRun {
 	t.Helper()
 	args := append(append(append([]string{}, stasisArgs...), "--", self(t)), kidArgs...)
 	return startNS(t, append([]string{"STASIS_TEST_KID=" + kid}, env...), args...)
 }
 
 // startNS starts `stasis ARGS...` as PID 1 of a fresh PID namespace.
-func startNS(t *testing.T, env []string, stasisArgs ...string) *stasisRun {
+func startNS(t testing.TB, env []string, stasisArgs ...string) *stasisRun {
 	t.Helper()
 	requireNamespaces(t)
 	args := append([]string{"--pid", "--fork", "--mount-proc", stasisBin}, stasisArgs...)
@@ -92,7 +92,7 @@ func startNS(t *testing.T, env []string, stasisArgs ...string) *stasisRun {
 }
 
 // findStasis is childOf for unshare, with stasis's output when it fails.
-func (r *stasisRun) findStasis(t *testing.T) int {
+func (r *stasisRun) findStasis(t testing.TB) int {
 	t.Helper()
 	pid := r.cmd.Process.Pid
 	deadline := time.Now().Add(10 * time.Second)
@@ -109,7 +109,7 @@ func (r *stasisRun) findStasis(t *testing.T) int {
 }
 
 // wait returns stasis's exit status (unshare --fork exits with its child's).
-func (r *stasisRun) wait(t *testing.T, limit time.Duration) int {
+func (r *stasisRun) wait(t testing.TB, limit time.Duration) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- r.cmd.Wait() }()
@@ -149,7 +149,7 @@ func (s *syncBuffer) String() string {
 }
 
 // waitOutput waits until stasis's stdout or stderr contains want.
-func (r *stasisRun) waitOutput(t *testing.T, want string, limit time.Duration) {
+func (r *stasisRun) waitOutput(t testing.TB, want string, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
@@ -161,7 +161,7 @@ func (r *stasisRun) waitOutput(t *testing.T, want string, limit time.Duration) {
 	t.Fatalf("stasis never printed %q\nstdout: %s\nstderr: %s", want, r.stdout.String(), r.stderr.String())
 }
 
-func (r *stasisRun) waitFile(t *testing.T, path, want string) {
+func (r *stasisRun) waitFile(t testing.TB, path, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
