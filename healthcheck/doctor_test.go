@@ -1,0 +1,178 @@
+package healthcheck
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// allCaps is a root container with everything.
+func goodFacts() Facts {
+	return Facts{CapEff: 1<<41 - 1, CapLast: 40, Seccomp: 0, PtraceScope: 1, NsLastPID: true, PIDMax: 32768,
+		IsStasisPID1: true, FreeBytes: 10 << 30, CRIUVersion: "4.2.1", CRIUCheck: "Looks good.", CRIUCheckOK: true}
+}
+
+func goodConfig(engine string, checkpoint, restore bool) DoctorConfig {
+	return DoctorConfig{Mode: "auto", Engine: engine, Checkpoint: checkpoint, Restore: restore, CRIU: "/usr/sbin/criu",
+		ImageDir: "/checkpoint", MinPID: 1000, ExpectedImageBytes: 100 << 20,
+		Image: ImageState{Present: restore, PID: 1001, Bytes: 100 << 20}}
+}
+
+func finding(r *DoctorReport, name string) *Finding {
+	for i := range r.Findings {
+		if r.Findings[i].Name == name {
+			return &r.Findings[i]
+		}
+	}
+	return nil
+}
+
+func TestDiagnose(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     func() DoctorConfig
+		facts   func(f *Facts)
+		missing string // "" : OK
+		fix     string
+	}{
+		{"criu checkpoint, all there", func() DoctorConfig { return goodConfig("criu", true, false) }, nil, "", ""},
+		{"no CHECKPOINT_RESTORE", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.CapEff &^= 1<<capCheckpointRestore | 1<<capSysAdmin }, "capability CHECKPOINT_RESTORE", "--cap-add=CHECKPOINT_RESTORE --cap-add=SYS_PTRACE"},
+		{"SYS_ADMIN stands in", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.CapEff &^= 1 << capCheckpointRestore }, "", ""},
+		{"old kernel: fix says SYS_ADMIN", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.CapEff, f.CapLast = 1<<19, 39 }, "capability CHECKPOINT_RESTORE", "--cap-add=SYS_ADMIN"},
+		{"no SYS_PTRACE for a dump", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.CapEff &^= 1 << capSysPtrace }, "capability SYS_PTRACE", "capabilities: {add: [CHECKPOINT_RESTORE, SYS_PTRACE]}"},
+		{"no SYS_PTRACE is fine for a restore", func() DoctorConfig { return goodConfig("criu", false, true) },
+			func(f *Facts) { f.CapEff &^= 1 << capSysPtrace }, "", ""},
+		{"openj9 needs SETPCAP", func() DoctorConfig { return goodConfig("openj9", false, true) },
+			func(f *Facts) { f.CapEff &^= 1 << capSetpcap }, "capability SETPCAP", "--cap-add=SETPCAP"},
+		{"openj9 checkpoint needs seccomp off", func() DoctorConfig { return goodConfig("openj9", true, false) },
+			func(f *Facts) { f.Seccomp = 2 }, "seccomp", "--security-opt seccomp=unconfined"},
+		{"crac checkpoint under seccomp", func() DoctorConfig { return goodConfig("crac", true, false) },
+			func(f *Facts) { f.Seccomp = 2 }, "", ""},
+		{"warp needs no capabilities", func() DoctorConfig { return goodConfig("warp", true, false) },
+			func(f *Facts) { f.CapEff, f.NsLastPID = 0, false }, "", ""},
+		{"ptrace_scope 3", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.PtraceScope = 3 }, "ptrace_scope", "kernel.yama.ptrace_scope=1"},
+		{"no ns_last_pid", func() DoctorConfig { return goodConfig("crac", false, true) },
+			func(f *Facts) { f.NsLastPID = false }, "kernel", "STASIS_ENGINE=warp"},
+		{"no criu", func() DoctorConfig { c := goodConfig("criu", true, false); c.CRIU, c.CRIUErr = "", "no criu found"; return c },
+			nil, "criu", "STASIS_CRIU="},
+		{"criu check fails", func() DoctorConfig { return goodConfig("criu", false, true) },
+			func(f *Facts) { f.CRIUCheckOK, f.CRIUCheck = false, "criu check: not good" }, "criu check", ""},
+		{"no engine", func() DoctorConfig { c := goodConfig("", true, false); c.EngineErr = "no criu"; return c },
+			nil, "engine", "CRaC JDK"},
+		{"read-only image dir", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.ImageDirWritable = "/checkpoint is not writable: read-only file system" }, "image dir writable", "-v stasis-image:/checkpoint"},
+		{"read-only image dir is fine for a restore", func() DoctorConfig { return goodConfig("criu", false, true) },
+			func(f *Facts) { f.ImageDirWritable = "read-only" }, "", ""},
+		{"restore without an image", func() DoctorConfig { c := goodConfig("criu", false, true); c.Image = ImageState{}; return c },
+			nil, "image", "STASIS_MODE=checkpoint"},
+		{"image for another command", func() DoctorConfig {
+			c := goodConfig("criu", false, true)
+			c.Image.Problem = "the image was made for another command"
+			return c
+		}, nil, "image", ""},
+		{"pid_max too small", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.PIDMax = 1500 }, "pid_max", "STASIS_MIN_PID"},
+		{"crac restore needs /dev/shm", func() DoctorConfig { return goodConfig("crac", false, true) },
+			func(f *Facts) { f.ShmWritable = "/dev/shm is not writable" }, "/dev/shm", "medium: Memory"},
+		{"disk too small for the image", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.FreeBytes = 10 << 20 }, "disk", "at least 100 MB"},
+		{"run mode needs nothing", func() DoctorConfig { c := goodConfig("", false, false); c.Mode = "run"; return c },
+			func(f *Facts) { *f = Facts{Seccomp: 2, PtraceScope: 3, FreeBytes: 0, ShmWritable: "no", ImageDirWritable: "no"} }, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := goodFacts()
+			if tc.facts != nil {
+				tc.facts(&f)
+			}
+			r := Diagnose(tc.cfg(), f)
+			var missing []string
+			for _, fd := range r.Findings {
+				if fd.Status == StatusMissing {
+					missing = append(missing, fd.Name)
+				}
+			}
+			if tc.missing == "" {
+				if !r.OK || len(missing) > 0 {
+					t.Fatalf("want OK, missing %v: %+v", missing, r.Findings)
+				}
+				return
+			}
+			fd := finding(r, tc.missing)
+			if r.OK || fd == nil || fd.Status != StatusMissing {
+				t.Fatalf("want %s missing, got OK=%v %+v", tc.missing, r.OK, r.Findings)
+			}
+			if !strings.Contains(fd.Fix, tc.fix) {
+				t.Fatalf("fix for %s is %q, want it to contain %q", tc.missing, fd.Fix, tc.fix)
+			}
+		})
+	}
+}
+
+func TestGatherReadsThisMachine(t *testing.T) {
+	dir := t.TempDir()
+	f := Gather(context.Background(), DoctorConfig{ImageDir: filepath.Join(dir, "img")})
+	if f.CapErr != "" || f.PIDMax <= 0 || f.FreeBytes <= 0 {
+		t.Fatalf("facts: %+v", f)
+	}
+	if f.ImageDirWritable != "" {
+		t.Fatalf("a fresh temp dir's child is not writable: %s", f.ImageDirWritable)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("the doctor left files behind: %v", left)
+	}
+	if os.Geteuid() == 0 && !f.has(capCheckpointRestore) {
+		t.Logf("root without CHECKPOINT_RESTORE or SYS_ADMIN here (CapEff %x)", f.CapEff)
+	}
+}
+
+func TestParseProcStatus(t *testing.T) {
+	ps, err := parseProcStatus([]byte("Name:\tx\nCapEff:\t000001fffeffffff\nSeccomp:\t2\n"))
+	if err != nil || ps.CapEff != 0x1fffeffffff || ps.Seccomp != 2 {
+		t.Fatalf("%+v %v", ps, err)
+	}
+	for _, bad := range []string{"", "CapEff:\tzz\n", "Seccomp:\t7\nCapEff:\t0\n"} {
+		if _, err := parseProcStatus([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func FuzzParseProcStatus(f *testing.F) {
+	f.Add([]byte("CapEff:\t000001fffeffffff\nSeccomp:\t0\n"))
+	f.Add([]byte("Seccomp:\t2\n"))
+	f.Add([]byte("CapEff: ffffffffffffffffff\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ps, err := parseProcStatus(b)
+		if err == nil && (ps.Seccomp < -1 || ps.Seccomp > 2) {
+			t.Fatalf("seccomp %d accepted", ps.Seccomp)
+		}
+	})
+}
+
+func TestReadJDK(t *testing.T) {
+	home := t.TempDir()
+	os.WriteFile(filepath.Join(home, "release"), []byte("IMPLEMENTOR=\"Azul Systems, Inc.\"\nJAVA_VERSION=\"21.0.5\"\nJAVA_RUNTIME_VERSION=\"21.0.5+11-LTS\"\n"), 0o644)
+	j := ReadJDK(filepath.Join(home, "bin", "java"), home, "crac")
+	if j.Vendor != "Azul Systems, Inc." || j.Version != "21.0.5+11-LTS" || j.Flavour != "crac" {
+		t.Fatalf("%+v", j)
+	}
+}
+
+func FuzzParseRelease(f *testing.F) {
+	f.Add([]byte("IMPLEMENTOR=\"Debian\"\nJAVA_VERSION=\"17.0.15\"\n"))
+	f.Add([]byte("=x\nA==\"\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for k := range parseRelease(b) {
+			if k == "" {
+				t.Fatal("empty key")
+			}
+		}
+	})
+}
