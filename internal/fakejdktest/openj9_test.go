@@ -27,6 +27,7 @@ func TestOpenJ9SelfCheckpoint(t *testing.T) {
 	}
 	nspid := get(t, port, "/pid")
 	attachDir := "/tmp/.com_ibm_tools_attach/" + nspid
+	t.Cleanup(func() { os.RemoveAll(attachDir) })
 	if _, err := os.Stat(attachDir); err != nil {
 		t.Errorf("OpenJ9 attach directory: %v", err)
 	}
