@@ -32,10 +32,11 @@ func parseRelease(b []byte) map[string]string {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
+		k = strings.TrimSpace(k)
 		if !ok || k == "" {
 			continue
 		}
-		m[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
+		m[k] = strings.Trim(strings.TrimSpace(v), `"`)
 	}
 	return m
 }
