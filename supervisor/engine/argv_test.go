@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,23 @@ func TestWithFlagsDoesNotAliasTheCommand(t *testing.T) {
 	out[0] = "changed"
 	if cmd[0] != "java" || cmd[1] != "Main" {
 		t.Fatalf("the user's command was modified: %q", cmd)
+	}
+}
+
+func TestLogErrorIgnoresTheRlimitLine(t *testing.T) {
+	dir := t.TempDir()
+	ok := "(00.06) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: Operation not permitted\n(00.30) Dumping finished successfully\n"
+	bad := "(00.06) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: Operation not permitted\n" +
+		"(00.07) Error (criu/files-reg.c:1790): Can't lookup mount=24 for fd=10 path=/dev/null\n(00.08) Error (criu/cr-dump.c:1975): Dumping FAILED.\n"
+	os.WriteFile(dir+"/ok.log", []byte(ok), 0o644)
+	os.WriteFile(dir+"/bad.log", []byte(bad), 0o644)
+	if msg := logError(dir + "/ok.log"); msg != "" {
+		t.Errorf("a successful dump read as failed: %q", msg)
+	}
+	if msg := logError(dir + "/bad.log"); !strings.Contains(msg, "Can't lookup mount") {
+		t.Errorf("failed dump: %q, want the first real error", msg)
+	}
+	if !logSays(dir+"/ok.log", "Dumping finished successfully") {
+		t.Error("success marker not found")
 	}
 }

@@ -96,14 +96,27 @@ func logSays(path, marker string) bool {
 	return false
 }
 
-// logError returns the first error line of a CRIU log ("Error (criu/...)").
+// logError says whether a CRIU log reports a failed dump, and returns its
+// first real error line. CRIU's verdict is "Dumping FAILED."; single "Error"
+// lines are not one: every run as PID-1-in-a-namespace logs "rlimit: Can't
+// setup RLIMIT_NOFILE ... Operation not permitted" and still succeeds.
 func logError(path string) string {
-	for _, l := range Tail(path, 200) {
-		if strings.Contains(l, "Error (") || strings.Contains(l, "FAILED") {
+	lines := Tail(path, 400)
+	failed := false
+	for _, l := range lines {
+		if strings.Contains(l, "Dumping FAILED") {
+			failed = true
+		}
+	}
+	if !failed {
+		return ""
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "Error (") && !strings.Contains(l, "RLIMIT_NOFILE") {
 			return strings.TrimSpace(l)
 		}
 	}
-	return ""
+	return "Dumping FAILED."
 }
 
 // withTail appends the last lines of a log to an error, as one block.
