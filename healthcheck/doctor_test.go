@@ -60,7 +60,11 @@ func TestDiagnose(t *testing.T) {
 			func(f *Facts) { f.PtraceScope = 3 }, "ptrace_scope", "kernel.yama.ptrace_scope=1"},
 		{"no ns_last_pid", func() DoctorConfig { return goodConfig("crac", false, true) },
 			func(f *Facts) { f.NsLastPID = false }, "kernel", "STASIS_ENGINE=warp"},
-		{"no criu", func() DoctorConfig { c := goodConfig("criu", true, false); c.CRIU, c.CRIUErr = "", "no criu found"; return c },
+		{"no criu", func() DoctorConfig {
+			c := goodConfig("criu", true, false)
+			c.CRIU, c.CRIUErr = "", "no criu found"
+			return c
+		},
 			nil, "criu", "STASIS_CRIU="},
 		{"criu check fails", func() DoctorConfig { return goodConfig("criu", false, true) },
 			func(f *Facts) { f.CRIUCheckOK, f.CRIUCheck = false, "criu check: not good" }, "criu check", ""},
@@ -84,7 +88,9 @@ func TestDiagnose(t *testing.T) {
 		{"disk too small for the image", func() DoctorConfig { return goodConfig("criu", true, false) },
 			func(f *Facts) { f.FreeBytes = 10 << 20 }, "disk", "at least 100 MB"},
 		{"run mode needs nothing", func() DoctorConfig { c := goodConfig("", false, false); c.Mode = "run"; return c },
-			func(f *Facts) { *f = Facts{Seccomp: 2, PtraceScope: 3, FreeBytes: 0, ShmWritable: "no", ImageDirWritable: "no"} }, "", ""},
+			func(f *Facts) {
+				*f = Facts{Seccomp: 2, PtraceScope: 3, FreeBytes: 0, ShmWritable: "no", ImageDirWritable: "no"}
+			}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := goodFacts()
