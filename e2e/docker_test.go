@@ -31,6 +31,8 @@ type fixture struct {
 	base    string // stasis-base:local
 	image   string // the examples/criu image
 	capFlag string // --cap-add=CHECKPOINT_RESTORE, or SYS_ADMIN on engines that lack it
+
+	benchImage string // the benchmark's committed checkpoint image, made once
 }
 
 var shared fixture
@@ -40,8 +42,10 @@ var prefix = fmt.Sprintf("stasis-e2e-%d", os.Getpid())
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.image != "" {
-		exec.Command("docker", "rmi", "-f", shared.image).Run()
+	for _, image := range []string{shared.benchImage, shared.image} {
+		if image != "" {
+			exec.Command("docker", "rmi", "-f", image).Run()
+		}
 	}
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
