@@ -15,7 +15,8 @@ func openJ9AttachDir() string {
 
 // scheduleSelfCheckpoint stands in for an application calling OpenJ9's
 // CRIUSupport.checkpointJVM(): after FAKE_APP_CHECKPOINT_AFTER (or
-// -Dfake.checkpointAfter) it dumps itself into -Dfake.checkpointDir.
+// -Dfake.checkpointAfter) it dumps itself into -Dfake.checkpointDir, else
+// into -Dstasis.imageDir.
 func (v *vm) scheduleSelfCheckpoint() error {
 	dir := openJ9AttachDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -45,7 +46,9 @@ func (v *vm) selfCheckpoint() {
 		fmt.Fprintln(os.Stderr, "Exception in thread \"main\" java.lang.UnsupportedOperationException: CRIU support is not enabled (-XX:+EnableCRIUSupport)")
 		return
 	}
-	dir := v.prop("fake.checkpointDir", "")
+	// An application under stasis checkpoints into the directory stasis
+	// names with -Dstasis.imageDir; -Dfake.checkpointDir overrides it.
+	dir := v.prop("fake.checkpointDir", v.prop("stasis.imageDir", ""))
 	if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.lang.IllegalArgumentException: Checkpoint directory %q does not exist or is not a directory\n", dir)
 		return
