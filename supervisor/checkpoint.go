@@ -157,7 +157,8 @@ func (ck *checkpointRun) awaitReadyAndWarm(ctx context.Context, waiter *triggers
 	}
 	s.State.setPhase(PhaseWaitingReady)
 	err := waiter.Wait(ctx, triggers.Env{Started: launched, Exited: ck.exited, Manual: s.manual,
-		Tail: ck.stdio.Tail, Interval: ph.ProbeInterval, Log: s.log})
+		Tail: ck.stdio.Tail, Interval: ph.ProbeInterval, Log: s.log,
+		OnProbe: func(c, outcome string) { s.State.SetLastProbe(c + ": " + outcome) }})
 	if err != nil {
 		return time.Time{}, time.Time{}, ck.jvmError(err)
 	}

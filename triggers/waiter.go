@@ -19,6 +19,9 @@ type Env struct {
 	Interval time.Duration   // between probe attempts; 0 means 50 ms
 	Progress time.Duration   // between info-level progress lines; 0 means 5 s
 	Log      *slog.Logger    // nil means discard
+	// OnProbe, if set, hears every probe attempt's outcome ("ok" or the
+	// error), for `stasis status`'s last_probe. It must be quick.
+	OnProbe func(condition, outcome string)
 }
 
 const (
@@ -176,6 +179,13 @@ func poll(ctx context.Context, st *condState, env Env) bool {
 		cancel()
 		if ended(ctx) {
 			return false // an attempt cut by Wait's own deadline says nothing about the target
+		}
+		if env.OnProbe != nil {
+			outcome := "ok"
+			if err != nil {
+				outcome = err.Error()
+			}
+			env.OnProbe(st.cond.Raw, outcome)
 		}
 		if st.record(err, env.Log) {
 			return true

@@ -347,3 +347,23 @@ func TestWaitJVMExitsFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitReportsEveryProbeOutcome(t *testing.T) {
+	s := newFlipServer(t)
+	time.AfterFunc(200*time.Millisecond, s.flip)
+	var mu sync.Mutex
+	var outcomes []string
+	env := Env{OnProbe: func(c, o string) {
+		mu.Lock()
+		defer mu.Unlock()
+		outcomes = append(outcomes, o)
+	}}
+	if err := NewWaiter(mustSpec(t, s.URL+"/health")).Wait(waitCtx(t, 10*time.Second), env); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(outcomes) < 2 || outcomes[len(outcomes)-1] != "ok" || !strings.Contains(outcomes[0], "503") {
+		t.Fatalf("outcomes %q: want 503s then ok", outcomes)
+	}
+}
