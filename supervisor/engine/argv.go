@@ -89,8 +89,15 @@ func CRIUDumpArgv(criu string, pid int, dir, log string) []string {
 // CRIURestoreArgv restores detached (-d) as a sibling (--restore-sibling):
 // the restored JVM becomes a child of stasis, which thus gets its real exit
 // status (a foreground `criu restore` exits 0 whatever the JVM does).
-func CRIURestoreArgv(criu, dir, pidfile, log string) []string {
-	return []string{criu, "restore", "-D", dir,
+// unprivileged adds --unprivileged, for containers without CAP_NET_ADMIN:
+// there a privileged restore fails setting SO_SNDBUFFORCE on the JVM's
+// sockets (measured under Docker with --cap-add SYS_ADMIN and SYS_PTRACE).
+func CRIURestoreArgv(criu, dir, pidfile, log string, unprivileged bool) []string {
+	argv := []string{criu, "restore", "-D", dir,
 		"--shell-job", "--tcp-established", "--file-locks",
 		"-d", "--restore-sibling", "--pidfile", pidfile, "-v4", "-o", log}
+	if unprivileged {
+		argv = append(argv, "--unprivileged")
+	}
+	return argv
 }

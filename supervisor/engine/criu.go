@@ -95,7 +95,7 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 		return nil, fmt.Errorf("remove stale pidfile: %w", err)
 	}
 	logPath := filepath.Join(j.Dir, logName)
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.PIDFile, logName)
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.PIDFile, logName, !haveCap(capNetAdmin))
 	if err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit); err != nil {
 		return nil, withTail(err, logPath, 10)
 	}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package engine
+
+const capNetAdmin = 12
+
+func haveCap(uint) bool { return false }
