@@ -123,23 +123,28 @@ func (e *CRaC) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, err
 	if err := j.Stdio.CloseChildEnds(); err != nil {
 		j.Log.Warn("close the launcher's stdio ends", "err", err)
 	}
-	child, err := awaitRestoredChild(ctx, p)
+	want := 0
+	if e.PreservesPIDs() {
+		want = j.PID
+	}
+	child, err := awaitRestoredChild(ctx, p, want)
 	if err != nil {
 		return nil, withTail(err, filepath.Join(j.Dir, e.RestoreLog()), 10)
-	}
-	if e.PreservesPIDs() && j.PID != 0 && child != j.PID {
-		j.Log.Warn("the restored JVM has another PID than at checkpoint", "pid", child, "checkpoint_pid", j.PID)
 	}
 	j.Log.Debug("restored JVM is running", "pid", child, "launcher", p.Pid)
 	return p, nil
 }
 
 // awaitRestoredChild polls the launcher's children until the restored JVM
-// appears, the launcher exits, or ctx ends.
-func awaitRestoredChild(ctx context.Context, p *reaper.Process) (int, error) {
+// appears, the launcher exits, or ctx ends. With want set (an engine that
+// keeps PIDs) only the child with the JVM's checkpoint PID counts: a launcher
+// may run CRIU as a child of its own first, and that is no restored JVM.
+func awaitRestoredChild(ctx context.Context, p *reaper.Process, want int) (int, error) {
 	for {
-		if c := childrenOf(p.Pid); len(c) > 0 {
-			return c[0], nil
+		for _, c := range childrenOf(p.Pid) {
+			if want == 0 || c == want {
+				return c, nil
+			}
 		}
 		select {
 		case <-p.Done():
