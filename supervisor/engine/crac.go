@@ -55,8 +55,28 @@ func (e *CRaC) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 			return fmt.Errorf("JDK.checkpoint in pid %d: %w", j.JVM.Pid, err)
 		}
 		j.Log.Debug("JDK.checkpoint answered", "reply", strings.TrimSpace(out))
+		if exc := refusal(out); exc != "" {
+			return fmt.Errorf("the JVM (pid %d) refused the checkpoint and runs on:\n%s", j.JVM.Pid, exc)
+		}
 	}
 	return awaitSelfDump(ctx, j, filepath.Join(j.Dir, e.DumpLog()), e.Name() != "warp")
+}
+
+// refusal returns the exception of a JDK.checkpoint reply, or "". CRaC
+// answers a refused checkpoint (an open file or socket, a Resource that
+// threw) with status 0 and "An exception during a checkpoint operation:"
+// followed by the exception, and the JVM runs on: without this, stasis would
+// wait for a dump that never comes until STASIS_CHECKPOINT_TIMEOUT.
+func refusal(reply string) string {
+	i := strings.Index(reply, "An exception during a checkpoint operation")
+	if i < 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(reply[i:]), "\n")
+	if len(lines) > 20 {
+		lines = append(lines[:20], "\t...")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // awaitSelfDump waits for a JVM that dumps itself (crac, warp, openj9):
