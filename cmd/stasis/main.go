@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"stasis/control"
 	"stasis/stdio"
 	"stasis/supervisor"
 )
@@ -70,11 +71,21 @@ func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) error {
 	if cfg.Mode != "run" {
 		becomeSessionLeader(log)
 	}
-	if srv, err := sup.ServeControl(cfg.StateDir, log); err != nil {
-		log.Warn("no control socket: stasis checkpoint, status and healthcheck will not answer", "err", err)
-	} else {
-		defer srv.Close()
-	}
+	// The control socket is set up beside the first child's start, not
+	// before it: a plain init's start-up time is tini's peer in `make bench`.
+	ctl := make(chan *control.Server, 1)
+	go func() {
+		srv, err := sup.ServeControl(cfg.StateDir, log)
+		if err != nil {
+			log.Warn("no control socket: stasis checkpoint, status and healthcheck will not answer", "err", err)
+		}
+		ctl <- srv
+	}()
+	defer func() {
+		if srv := <-ctl; srv != nil {
+			srv.Close()
+		}
+	}()
 	return sup.RunPhases(context.Background(), ph)
 }
 
