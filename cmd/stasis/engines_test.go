@@ -1,0 +1,427 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"stasis/internal/fakejdktest"
+)
+
+// These tests run the crac, warp and openj9 engines for real through the
+// test double of those JDKs (testdata/fakejdk): stasis as PID 1 of fresh PID
+// namespaces, the real CRIU underneath, the same scenarios as the criu
+// engine's tests, plus each engine's own contract points (RUNTIMES.md).
+
+// fakeService is one flavour of the double under stasis: its JDK home, its
+// image and state directories, and the settings every run of it shares, as
+// one container's environment would.
+type fakeService struct {
+	flavour string // crac, warp or openj9
+	engine  string // STASIS_ENGINE
+	// launcher: the restored JVM is the child of the restoring launcher
+	// (crac, warp); otherwise stasis's own child (openj9, restored by criu).
+	launcher   bool
+	keepsPID   bool
+	home, java string
+	dir, state string
+	port       int
+	minPID     int
+	command    []string
+	trigger    []string
+	dumpLog    string
+}
+
+// checkpointAfter is when the openj9 application checkpoints itself: long
+// enough for the test to make its requests before, on a loaded machine.
+const checkpointAfter = "6s"
+
+// warmups is how many warm-up requests stasis makes to /count before a crac
+// or warp checkpoint; the readiness probe asks "/", which counts nothing.
+const warmups = 20
+
+func newFakeService(t testing.TB, flavour, eng string) *fakeService {
+	t.Helper()
+	needCRIU(t)
+	layout := flavour
+	home := fakejdktest.Layout(t, layout)
+	if _, err := os.Stat(filepath.Join(home, "lib", "criu")); err != nil {
+		t.Fatalf("the fake %s home has no lib/criu although a criu was found: %v", flavour, err)
+	}
+	base := t.TempDir()
+	f := &fakeService{flavour: flavour, engine: eng, home: home, java: filepath.Join(home, "bin", "java"),
+		dir: filepath.Join(base, "img"), state: filepath.Join(base, "state"), port: freePort(t),
+		// A JVM of another test in another namespace may have the same PID,
+		// and /tmp (attach sockets) is shared: keep away from the default.
+		minPID:   5000 + rand.IntN(20000),
+		launcher: flavour != "openj9", keepsPID: flavour != "warp", dumpLog: "dump4.log"}
+	f.command = []string{f.java, "-Dfake.port=" + strconv.Itoa(f.port), "-Dfake.tick=20ms"}
+	if flavour == "openj9" {
+		f.command = append(f.command, "-Dfake.checkpointAfter="+checkpointAfter)
+		f.trigger = []string{"--checkpoint-on=app"}
+		f.dumpLog = "criu.log"
+	} else {
+		f.trigger = []string{"--checkpoint-on=" + f.url("/"), "--warmup-url=" + f.url("/count"),
+			"--warmup-requests=" + strconv.Itoa(warmups)}
+	}
+	t.Cleanup(f.cleanTmp)
+	return f
+}
+
+// cleanTmp removes what a JVM killed by its dump leaves in the shared /tmp.
+func (f *fakeService) cleanTmp() {
+	for p := f.minPID; p < f.minPID+20; p++ {
+		os.RemoveAll(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d", p))
+		os.Remove(fmt.Sprintf("/tmp/.java_pid%d", p))
+	}
+}
+
+func (f *fakeService) url(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", f.port, path)
+}
+
+// start runs stasis for this service with extra environment and flags.
+func (f *fakeService) start(t testing.TB, env []string, flags ...string) *stasisRun {
+	t.Helper()
+	args := append([]string{"--image-dir=" + f.dir, "--state-dir=" + f.state, "--engine=" + f.engine,
+		"--min-pid=" + strconv.Itoa(f.minPID), "--stop-timeout=5s"}, f.trigger...)
+	args = append(append(append(args, flags...), "--"), f.command...)
+	// The double finds CRIU as $HOME/lib/criu, stasis as well (no STASIS_CRIU).
+	return startNS(t, append([]string{"STASIS_CRIU="}, env...), args...)
+}
+
+// checkpoint makes the image in auto mode (no image yet: the checkpoint run)
+// and returns the run and the counter value at the checkpoint.
+func (f *fakeService) checkpoint(t testing.TB) (*stasisRun, int) {
+	t.Helper()
+	r := f.start(t, nil)
+	count := warmups
+	if f.flavour == "openj9" {
+		count = f.countBeforeSelfCheckpoint(t)
+	}
+	if code := r.wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("checkpoint run exit %d, want 0\nstdout: %s\nstderr: %s", code, tailString(r.stdout.String(), 2000), r.stderr.String())
+	}
+	return r, count
+}
+
+// countBeforeSelfCheckpoint makes five requests as soon as the openj9
+// application answers, well before it checkpoints itself.
+func (f *fakeService) countBeforeSelfCheckpoint(t testing.TB) int {
+	t.Helper()
+	get(t, f.url("/count"), time.Minute)
+	n := 1
+	for ; n < 5; n++ {
+		get(t, f.url("/count"), time.Second)
+	}
+	return n
+}
+
+func (f *fakeService) manifest(t testing.TB) (engine string, pid int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.dir, "stasis.json"))
+	if err != nil {
+		t.Fatalf("no manifest after the checkpoint: %v", err)
+	}
+	var m struct {
+		Engine string
+		PID    int
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.Engine, m.PID
+}
+
+func (f *fakeService) noManifest(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(f.dir, "stasis.json")); err == nil {
+		t.Fatal("a manifest exists: the image looks restorable")
+	}
+}
+
+// restoredJVM is the host PID of the restored JVM: stasis's child for
+// openj9, the restoring launcher's child for crac and warp. The launcher
+// runs CRIU as a child first, so the JVM is the child with the JVM's
+// command line.
+func (f *fakeService) restoredJVM(t testing.TB, r *stasisRun) int {
+	t.Helper()
+	pid := jvmOf(t, r)
+	if !f.launcher {
+		return pid
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		for _, task := range tasks {
+			b, _ := os.ReadFile(task)
+			for _, c := range strings.Fields(string(b)) {
+				cmdline, _ := os.ReadFile("/proc/" + c + "/cmdline")
+				if strings.Contains(string(cmdline), "-Dfake.port=") {
+					n, _ := strconv.Atoi(c)
+					return n
+				}
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("the restoring launcher (pid %d) has no child\nstderr: %s", pid, r.stderr.String())
+	return 0
+}
+
+var engineFlavours = []struct{ flavour, engine, detected string }{
+	{"crac", "auto", "crac"},
+	{"warp", "warp", "warp"},
+	{"openj9", "auto", "openj9"},
+}
+
+// TestEnginesCheckpointAndRestore: one image per flavour, made after a probe
+// and a warm-up (openj9: by the application itself), and every restore
+// scenario run on it; the damaging ones last.
+func TestEnginesCheckpointAndRestore(t *testing.T) {
+	for _, tc := range engineFlavours {
+		t.Run(tc.flavour, func(t *testing.T) {
+			f := newFakeService(t, tc.flavour, tc.engine)
+			ck, count := f.checkpoint(t)
+			if want := "engine=" + tc.detected; !strings.Contains(ck.stderr.String(), "launched for checkpoint") ||
+				!strings.Contains(lineWith(ck.stderr.String(), "launched for checkpoint"), want) {
+				t.Fatalf("STASIS_ENGINE=%s: the launch line does not say %s\nstderr: %s", tc.engine, want, ck.stderr.String())
+			}
+			eng, pid := f.manifest(t)
+			if eng != tc.detected {
+				t.Fatalf("manifest engine %q, want %q", eng, tc.detected)
+			}
+			if f.keepsPID && pid <= f.minPID {
+				t.Fatalf("the JVM had pid %d at checkpoint, want above STASIS_MIN_PID=%d", pid, f.minPID)
+			}
+			if b, err := os.ReadFile(filepath.Join(f.dir, "engine")); err != nil || strings.TrimSpace(string(b)) != engineRecorded(tc.flavour) {
+				t.Fatalf("the image records engine %q (%v), want %q", b, err, engineRecorded(tc.flavour))
+			}
+			if log, _ := os.ReadFile(filepath.Join(f.dir, f.dumpLog)); !strings.Contains(string(log), "Dumping finished successfully") {
+				t.Fatalf("%s does not say the dump finished:\n%s", f.dumpLog, tailString(string(log), 2000))
+			}
+			restoreScenarios(t, f, ck, count, pid)
+		})
+	}
+}
+
+func engineRecorded(flavour string) string {
+	if flavour == "openj9" {
+		return "openj9"
+	}
+	if flavour == "warp" {
+		return "warp"
+	}
+	return "criu"
+}
+
+func lineWith(out, word string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, word) {
+			return l
+		}
+	}
+	return ""
+}
+
+func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid int) {
+	t.Run("state, pid and output continue; SIGTERM gives the JVM's status", func(t *testing.T) {
+		r := f.start(t, nil)
+		if got := get(t, f.url("/count"), time.Minute); got != strconv.Itoa(count+1) {
+			t.Fatalf("after restore GET /count = %s, want %d (state kept)\nstderr: %s", got, count+1, r.stderr.String())
+		}
+		r.waitOutput(t, "INF restored", 30*time.Second)
+		if f.keepsPID {
+			if got := get(t, f.url("/pid"), 10*time.Second); got != strconv.Itoa(pid) {
+				t.Fatalf("restored JVM has pid %s, want %d", got, pid)
+			}
+		}
+		if f.launcher {
+			// stasis supervises the restoring launcher, not the JVM itself.
+			if launcher, jvm := jvmOf(t, r), f.restoredJVM(t, r); launcher == jvm {
+				t.Fatalf("the JVM %d is stasis's child: no restoring launcher", jvm)
+			}
+		}
+		r.waitOutput(t, "Restored fake app", 10*time.Second)
+		last := lastNumber(ck.stdout.String(), "tick")
+		r.waitOutput(t, fmt.Sprintf("tick %d\n", last+5), 30*time.Second)
+		syscall.Kill(r.hostPID, syscall.SIGTERM)
+		if code := r.wait(t, time.Minute); code != 143 {
+			t.Fatalf("exit %d after SIGTERM, want the JVM's 143\nstderr: %s", code, r.stderr.String())
+		}
+		checkContinuous(t, "tick", ck.stdout.String(), r.stdout.String())
+	})
+
+	t.Run("SIGKILL of the restored JVM gives 137", func(t *testing.T) {
+		r := f.start(t, nil)
+		get(t, f.url("/count"), time.Minute)
+		syscall.Kill(f.restoredJVM(t, r), syscall.SIGKILL)
+		if code := r.wait(t, time.Minute); code != 137 {
+			t.Fatalf("exit %d, want 137\nstderr: %s", code, r.stderr.String())
+		}
+	})
+
+	t.Run("the application's own exit status after a restore", func(t *testing.T) {
+		r := f.start(t, nil)
+		r.waitOutput(t, "INF restored", time.Minute)
+		get(t, f.url("/exit?code=7"), time.Minute)
+		if code := r.wait(t, time.Minute); code != 7 {
+			t.Fatalf("exit %d, want the JVM's 7\nstderr: %s", code, r.stderr.String())
+		}
+	})
+
+	if f.flavour == "crac" {
+		t.Run("early restore failure: auto mode starts cold", func(t *testing.T) {
+			r := f.start(t, []string{"FAKE_CPU_MISMATCH=1"})
+			coldAndTerm(t, f, r, "missing features of this CPU")
+		})
+		t.Run("early restore failure: fail exits 4", func(t *testing.T) {
+			r := f.start(t, []string{"FAKE_CPU_MISMATCH=1"}, "--on-restore-failure=fail")
+			if code := r.wait(t, time.Minute); code != 4 {
+				t.Fatalf("exit %d, want 4\nstderr: %s", code, r.stderr.String())
+			}
+			if !strings.Contains(r.stderr.String(), "missing features of this CPU") {
+				t.Fatalf("the launcher's reason is not shown:\n%s", r.stderr.String())
+			}
+		})
+	}
+
+	damage(t, f.dir)
+	t.Run("damaged: auto mode starts cold and says why", func(t *testing.T) {
+		coldAndTerm(t, f, f.start(t, nil), "bytes, the manifest says")
+	})
+	t.Run("damaged: fail exits 4", func(t *testing.T) {
+		r := f.start(t, nil, "--on-restore-failure=fail")
+		if code := r.wait(t, time.Minute); code != 4 {
+			t.Fatalf("exit %d, want 4\nstderr: %s", code, r.stderr.String())
+		}
+	})
+}
+
+// coldAndTerm checks a cold start after a failed restore: the service
+// answers from a fresh counter, stasis names the reason, and SIGTERM ends it.
+func coldAndTerm(t *testing.T, f *fakeService, r *stasisRun, reason string) {
+	t.Helper()
+	if got := get(t, f.url("/count"), time.Minute); got != "1" {
+		t.Fatalf("GET /count = %s, want 1 from a cold JVM\nstderr: %s", got, r.stderr.String())
+	}
+	r.waitOutput(t, "starting cold", 10*time.Second)
+	if !strings.Contains(r.stderr.String(), reason) {
+		t.Fatalf("the reason (%q) is not named:\n%s", reason, r.stderr.String())
+	}
+	syscall.Kill(r.hostPID, syscall.SIGTERM)
+	if code := r.wait(t, time.Minute); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143\nstderr: %s", code, r.stderr.String())
+	}
+}
+
+// TestEnginesMissingImage: with no image, restore mode starts cold, or exits
+// 4 with STASIS_ON_RESTORE_FAILURE=fail.
+func TestEnginesMissingImage(t *testing.T) {
+	for _, tc := range engineFlavours {
+		t.Run(tc.flavour, func(t *testing.T) {
+			f := newFakeService(t, tc.flavour, tc.engine)
+			t.Run("cold", func(t *testing.T) {
+				coldAndTerm(t, f, f.start(t, nil, "--mode=restore"), "stasis.json")
+			})
+			t.Run("fail exits 4", func(t *testing.T) {
+				r := f.start(t, nil, "--mode=restore", "--on-restore-failure=fail")
+				if code := r.wait(t, time.Minute); code != 4 {
+					t.Fatalf("exit %d, want 4\nstderr: %s", code, r.stderr.String())
+				}
+			})
+		})
+	}
+}
+
+// TestEnginesSIGKILLDuringDump kills stasis once the dump has begun (the
+// double writes the image's engine file right before it starts CRIU): no
+// manifest may be left, and the next start checkpoints again.
+func TestEnginesSIGKILLDuringDump(t *testing.T) {
+	for _, tc := range engineFlavours {
+		t.Run(tc.flavour, func(t *testing.T) {
+			f := newFakeService(t, tc.flavour, tc.engine)
+			r := f.start(t, nil, "--mode=checkpoint")
+			waitFileExists(t, r, filepath.Join(f.dir, "engine"), 2*time.Minute)
+			syscall.Kill(r.hostPID, syscall.SIGKILL)
+			r.wait(t, time.Minute)
+			f.noManifest(t)
+			r = f.start(t, nil)
+			if f.flavour == "openj9" {
+				f.countBeforeSelfCheckpoint(t)
+			}
+			if code := r.wait(t, 3*time.Minute); code != 0 {
+				t.Fatalf("next checkpoint run exit %d, want 0\nstderr: %s", code, r.stderr.String())
+			}
+			f.manifest(t)
+		})
+	}
+}
+
+// waitFileExists polls hard: the dump is a short window.
+func waitFileExists(t testing.TB, r *stasisRun, path string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	t.Fatalf("%s never appeared\nstderr: %s", path, r.stderr.String())
+}
+
+// TestEnginesCRaCCheckpointFailures: the JVM answers JDK.checkpoint before
+// its engine runs, so stasis must judge the dump itself; and a JVM that
+// refuses the checkpoint says why in its reply.
+func TestEnginesCRaCCheckpointFailures(t *testing.T) {
+	f := newFakeService(t, "crac", "crac")
+	t.Run("dump fails after the attach reply: exit 3 with dump4.log", func(t *testing.T) {
+		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		if code := r.wait(t, 3*time.Minute); code != 3 {
+			t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
+		}
+		errs := r.stderr.String()
+		if !strings.Contains(errs, "the dump failed") || !strings.Contains(errs, "last lines of dump4.log") {
+			t.Fatalf("stasis does not say the dump failed with the tail of dump4.log:\n%s", errs)
+		}
+		f.noManifest(t)
+	})
+	t.Run("refused checkpoint: exit 3 with the JVM's exception", func(t *testing.T) {
+		open := filepath.Join(t.TempDir(), "held-open")
+		if err := os.WriteFile(open, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := f.start(t, []string{"FAKE_OPEN_FILE=" + open}, "--mode=checkpoint", "--checkpoint-timeout=1m")
+		if code := r.wait(t, 3*time.Minute); code != 3 {
+			t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
+		}
+		if errs := r.stderr.String(); !strings.Contains(errs, "CheckpointOpenFileException") || !strings.Contains(errs, open) {
+			t.Fatalf("stasis does not pass on the JVM's exception naming %s:\n%s", open, errs)
+		}
+		f.noManifest(t)
+	})
+}
+
+// TestEnginesOpenJ9NeedsAppTrigger: stasis cannot ask OpenJ9 to checkpoint
+// through HotSpot's attach protocol, and says to use STASIS_CHECKPOINT_ON=app.
+func TestEnginesOpenJ9NeedsAppTrigger(t *testing.T) {
+	f := newFakeService(t, "openj9", "openj9")
+	f.trigger = []string{"--checkpoint-on=" + f.url("/")}
+	f.command = f.command[:len(f.command)-1] // no self-checkpoint
+	r := f.start(t, nil, "--mode=checkpoint", "--checkpoint-timeout=2m")
+	if code := r.wait(t, 3*time.Minute); code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
+	}
+	if !strings.Contains(r.stderr.String(), "STASIS_CHECKPOINT_ON=app") {
+		t.Fatalf("stasis does not say to use STASIS_CHECKPOINT_ON=app:\n%s", r.stderr.String())
+	}
+	f.noManifest(t)
+}
