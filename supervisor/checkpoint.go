@@ -217,7 +217,7 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 		return errors.New("the engine reported success but the image directory holds no image files")
 	}
 	m := &image.Manifest{Format: image.Format, StasisVersion: ph.Version, Engine: ck.eng.Name(),
-		Java: ph.Java, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
+		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
 		ImageBytes: total, Files: files}

@@ -23,6 +23,7 @@ type Phases struct {
 	Opt               engine.Options
 	Command           []string
 	Java              string // the java executable of Command, for restoring launchers
+	JavaVersion       string // from the JDK's release file, for the manifest
 	Spec              triggers.Spec
 	Warmup            triggers.WarmupConfig
 	CheckpointTimeout time.Duration

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"stasis/healthcheck"
 	"stasis/supervisor"
 	"stasis/supervisor/engine"
 	"stasis/triggers"
@@ -32,6 +33,10 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	}
 	java, home, _ := engine.JavaHome(cfg.Command)
 	ph.Java = java
+	if home != "" {
+		// The release file names the version without starting a JVM.
+		ph.JavaVersion = healthcheck.ReadJDK(java, home, "").Version
+	}
 	name := cfg.Engine
 	if name == "auto" {
 		name, ph.EngineErr = engine.Detect(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
