@@ -216,6 +216,14 @@ func TestCRIUCheckpointAndRestore(t *testing.T) {
 	if count < 51 {
 		t.Fatalf("counter %d after the checkpoint run: the warm-up did not run 50 requests", count)
 	}
+	var m struct {
+		JavaVersion string `json:"java_version"`
+		ImageBytes  int64  `json:"image_bytes"`
+	}
+	b, _ := os.ReadFile(filepath.Join(s.dir, "stasis.json"))
+	if err := json.Unmarshal(b, &m); err != nil || m.JavaVersion == "" || m.ImageBytes == 0 {
+		t.Fatalf("manifest lacks the java version or the image size: %s", b)
+	}
 
 	t.Run("state, pid and output continue; SIGTERM gives the JVM's status", func(t *testing.T) {
 		r := s.start(t)
