@@ -17,9 +17,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -213,14 +215,34 @@ func (m *Manifest) Verify(dir string) error {
 			return fmt.Errorf("image file %s has %d bytes, the manifest says %d", f.Name, fi.Size(), f.Size)
 		}
 	}
-	for _, f := range m.Files {
-		got, err := checksum(filepath.Join(dir, f.Name))
-		if err != nil {
-			return err
-		}
-		if got.CRC32C != f.CRC32C {
-			return fmt.Errorf("image file %s is damaged (crc32c %s, the manifest says %s)", f.Name, got.CRC32C, f.CRC32C)
-		}
+	// Checksums run on every core: this is on the restore's critical path.
+	errs := make([]error, len(m.Files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = verifyFile(dir, m.Files[i])
+			}
+		}()
+	}
+	for i := range m.Files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func verifyFile(dir string, f File) error {
+	got, err := checksum(filepath.Join(dir, f.Name))
+	if err != nil {
+		return err
+	}
+	if got.CRC32C != f.CRC32C {
+		return fmt.Errorf("image file %s is damaged (crc32c %s, the manifest says %s)", f.Name, got.CRC32C, f.CRC32C)
 	}
 	return nil
 }
