@@ -1,7 +1,8 @@
 // Package healthcheck owns the probes that tell whether the JVM is ready
 // (HTTP, TCP, file) and the logic of the `stasis healthcheck` subcommand.
 // It is the bottom of stasis's import graph: it must not import any other
-// stasis package.
+// stasis package but its own healthcheck/httpget, nor net/http or
+// crypto/tls (httpget says why).
 package healthcheck
 
 import (
@@ -25,18 +26,20 @@ type Probe interface {
 	String() string
 }
 
-// ParseProbe parses a probe spec: http://HOST[:PORT]/PATH, https://...,
-// tcp://HOST:PORT or file:PATH. The error names the spec and the reason,
-// e.g. `"tcp://nohostport": missing port`, so that a caller only has to
-// prefix the setting's name.
+// ParseProbe parses a probe spec: http://HOST[:PORT]/PATH, tcp://HOST:PORT
+// or file:PATH. The error names the spec and the reason, e.g.
+// `"tcp://nohostport": missing port`, so that a caller only has to prefix
+// the setting's name. https:// is refused with advice (see ErrHTTPS).
 func ParseProbe(spec string) (Probe, error) {
 	switch {
-	case strings.HasPrefix(spec, "http://"), strings.HasPrefix(spec, "https://"):
+	case strings.HasPrefix(spec, "https://"):
+		return nil, fmt.Errorf("%q: %w: probe the plain HTTP port, or use tcp://HOST:PORT", spec, ErrHTTPS)
+	case strings.HasPrefix(spec, "http://"):
 		u, err := ParseHTTPURL(spec)
 		if err != nil {
 			return nil, err
 		}
-		return newHTTPProbe(u), nil
+		return newHTTPProbe(u)
 	case strings.HasPrefix(spec, "tcp://"):
 		addr, err := parseHostPort(strings.TrimPrefix(spec, "tcp://"))
 		if err != nil {
@@ -50,11 +53,16 @@ func ParseProbe(spec string) (Probe, error) {
 		}
 		return &FileProbe{Path: path}, nil
 	}
-	return nil, fmt.Errorf("%q: unknown probe (want http://, https://, tcp:// or file:)", spec)
+	return nil, fmt.Errorf("%q: unknown probe (want http://, tcp:// or file:)", spec)
 }
 
-// ParseHTTPURL validates an http or https URL with a host, the form shared by
-// HTTP probes and warm-up URLs. The port may be left out (80 or 443).
+// ErrHTTPS is why an https URL is refused. Probes and the warm-up speak
+// plain HTTP only: they target the JVM of this container, where plain HTTP
+// is the norm, and TLS would double the size of the stasis binary.
+var ErrHTTPS = errors.New("https is not supported")
+
+// ParseHTTPURL validates an http URL with a host, the form shared by HTTP
+// probes and warm-up URLs. The port may be left out (80).
 func ParseHTTPURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -64,8 +72,11 @@ func ParseHTTPURL(raw string) (*url.URL, error) {
 		}
 		return nil, fmt.Errorf("%q: %w", raw, err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%q: scheme must be http or https", raw)
+	if u.Scheme == "https" {
+		return nil, fmt.Errorf("%q: %w: use the plain HTTP port", raw, ErrHTTPS)
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("%q: scheme must be http", raw)
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("%q: missing host", raw)

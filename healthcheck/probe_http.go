@@ -2,14 +2,11 @@ package healthcheck
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"time"
+
+	"stasis/healthcheck/httpget"
 )
 
 // maxProbeBody bounds how much of a response body a probe reads: enough to
@@ -18,9 +15,13 @@ import (
 const maxProbeBody = 64 << 10
 
 // HTTPProbe is ready when a GET of URL answers 2xx.
+//
+// It speaks plain HTTP only, through httpget rather than net/http, which
+// with crypto/tls made up half of the stasis binary: the JVM probed is this
+// container's own, where plain HTTP is the norm.
 type HTTPProbe struct {
-	URL    *url.URL
-	client *http.Client
+	URL *url.URL
+	req *httpget.Request
 }
 
 // StatusError is the error of an HTTP probe whose target answered, but not 2xx.
@@ -32,22 +33,17 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return fmt.Sprintf("GET %s: %s", e.URL, e.Status) }
 
-func newHTTPProbe(u *url.URL) *HTTPProbe {
-	tr := &http.Transport{
-		// A probe must never leave an established connection behind: the
-		// JVM's end of it would be captured by the checkpoint and restored
-		// as a socket whose peer is gone.
-		DisableKeepAlives: true,
-		// Readiness is about this container's own app; an inherited
-		// HTTP_PROXY must not reroute it.
-		Proxy:              nil,
-		DisableCompression: true,
-		DialContext:        (&net.Dialer{}).DialContext,
-		// Like Kubernetes' HTTPS probes: a local app with a self-signed
-		// certificate is still ready.
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+// newHTTPProbe builds the probe's request once. It asks for the connection
+// to be closed: a probe must never leave an established connection behind,
+// since the JVM's end of it would be captured by the checkpoint and
+// restored as a socket whose peer is gone. There is no proxy support, so an
+// inherited HTTP_PROXY cannot reroute a probe of the local app.
+func newHTTPProbe(u *url.URL) (*HTTPProbe, error) {
+	req, err := httpget.NewRequest(u, "stasis-probe", false)
+	if err != nil {
+		return nil, err
 	}
-	return &HTTPProbe{URL: u, client: &http.Client{Transport: tr}}
+	return &HTTPProbe{URL: u, req: req}, nil
 }
 
 func (p *HTTPProbe) String() string { return p.URL.String() }
@@ -56,23 +52,12 @@ func (p *HTTPProbe) String() string { return p.URL.String() }
 func (p *HTTPProbe) ProbeOnce(ctx context.Context) error {
 	ctx, cancel := bound(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL.String(), nil)
-	if err != nil {
+	resp, err := httpget.Get(ctx, p.req, maxProbeBody)
+	if resp.Code == 0 { // no answer; a body cut short still has its status
 		return fmt.Errorf("GET %s: %w", p.URL, err)
 	}
-	req.Header.Set("User-Agent", "stasis-probe")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // drop url.Error's own `Get "URL":` prefix
-		}
-		return fmt.Errorf("GET %s: %w", p.URL, err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxProbeBody))
-	_ = resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &StatusError{URL: p.URL.String(), Code: resp.StatusCode, Status: resp.Status}
+	if resp.Code < 200 || resp.Code > 299 {
+		return &StatusError{URL: p.URL.String(), Code: resp.Code, Status: resp.Status}
 	}
 	return nil
 }

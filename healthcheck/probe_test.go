@@ -33,6 +33,7 @@ func TestParseProbeErrors(t *testing.T) {
 		{"http://u:p@h/", "user info"},
 		{"http://h:80/%zz", "invalid URL escape"},
 		{"file:", "missing path"},
+		{"https://localhost/ready", `"https://localhost/ready": https is not supported: probe the plain HTTP port, or use tcp://HOST:PORT`},
 		{"ftp://h/", "unknown probe"},
 		{"", "unknown probe"},
 	} {
@@ -48,7 +49,7 @@ func TestParseProbeErrors(t *testing.T) {
 
 func TestParseProbeOK(t *testing.T) {
 	for _, spec := range []string{
-		"http://127.0.0.1:8080/health", "https://localhost/ready", "http://[::1]:80/",
+		"http://127.0.0.1:8080/health", "http://localhost/ready", "http://[::1]:80/",
 		"tcp://127.0.0.1:5432", "tcp://[::1]:80", "file:/tmp/ready", "file:rel/path",
 	} {
 		p, err := ParseProbe(spec)

@@ -12,7 +12,7 @@
 //
 // A comma-separated list; all conditions must hold:
 //
-//	http://HOST[:PORT]/PATH  a GET answers 2xx (https:// too)
+//	http://HOST[:PORT]/PATH  a GET answers 2xx (plain HTTP: https:// is refused)
 //	tcp://HOST:PORT          a connection is accepted
 //	log:REGEX                a line of the JVM's stdout or stderr matches REGEX
 //	file:PATH                PATH exists

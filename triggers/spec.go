@@ -95,6 +95,8 @@ func nextSplit(s string) int {
 	return -1
 }
 
+// itemPrefixes keeps https:// although it is refused: `log:x,https://h/`
+// is then an error about https rather than a regex that swallowed the URL.
 var itemPrefixes = []string{"http://", "https://", "tcp://", "log:", "file:", "delay:"}
 
 func startsItem(s string) bool {
@@ -130,9 +132,9 @@ func parseItem(item string) (Condition, error) {
 		return parseDelay(c)
 	case strings.HasPrefix(item, "http://"), strings.HasPrefix(item, "https://"),
 		strings.HasPrefix(item, "tcp://"), strings.HasPrefix(item, "file:"):
-		return parseProbe(c)
+		return parseProbe(c) // which refuses https:// with advice
 	default:
-		return c, fmt.Errorf("%q: unknown condition (want http://, https://, tcp://, log:, file:, delay:, manual or app)", item)
+		return c, fmt.Errorf("%q: unknown condition (want http://, tcp://, log:, file:, delay:, manual or app)", item)
 	}
 	return c, nil
 }

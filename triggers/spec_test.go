@@ -30,6 +30,9 @@ func TestParseSpecErrors(t *testing.T) {
 		{"tcp://h:1/x", `unexpected path`},
 		{"file:", `STASIS_CHECKPOINT_ON: "file:": missing path`},
 		{"log:ok,tcp://x", `STASIS_CHECKPOINT_ON: "tcp://x": missing port`},
+		// https is dropped (plain HTTP only); the error says what to do instead.
+		{"https://localhost/ready", `STASIS_CHECKPOINT_ON: "https://localhost/ready": https is not supported: probe the plain HTTP port, or use tcp://HOST:PORT`},
+		{"log:x,https://h/", `"https://h/": https is not supported`},
 	} {
 		_, err := ParseSpec(tc.spec)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -49,7 +52,6 @@ func TestParseSpec(t *testing.T) {
 		raws  []string
 	}{
 		{"http://127.0.0.1:8080/health", []Kind{KindHTTP}, []string{"http://127.0.0.1:8080/health"}},
-		{"https://localhost/ready", []Kind{KindHTTP}, nil},
 		{"tcp://127.0.0.1:5432, manual", []Kind{KindTCP, KindManual}, []string{"tcp://127.0.0.1:5432", "manual"}},
 		{"file:/tmp/ready,delay:2s", []Kind{KindFile, KindDelay}, nil},
 		{"delay:0s", []Kind{KindDelay}, nil},
@@ -149,7 +151,7 @@ func FuzzParseSpec(f *testing.F) {
 }
 
 func TestParseURLs(t *testing.T) {
-	got, err := ParseURLs("http://127.0.0.1:8080/a, http://127.0.0.1:8080/b https://h/c")
+	got, err := ParseURLs("http://127.0.0.1:8080/a, http://127.0.0.1:8080/b http://h/c")
 	if err != nil || len(got) != 3 || got[1] != "http://127.0.0.1:8080/b" {
 		t.Fatalf("ParseURLs = %q, %v", got, err)
 	}
@@ -158,7 +160,8 @@ func TestParseURLs(t *testing.T) {
 	}
 	for _, tc := range []struct{ in, want string }{
 		{",", "no URL"},
-		{"http://h/a,tcp://h:1", `STASIS_WARMUP_URL: "tcp://h:1": scheme must be http or https`},
+		{"http://h/a,tcp://h:1", `STASIS_WARMUP_URL: "tcp://h:1": scheme must be http`},
+		{"http://h/a https://h/c", `STASIS_WARMUP_URL: "https://h/c": https is not supported: warm up through the plain HTTP port`},
 		{"127.0.0.1:8080/x", "STASIS_WARMUP_URL: "},
 		{"http:///x", "missing host"},
 		{"http://h:99999/", "bad port"},
@@ -183,7 +186,7 @@ func FuzzParseURLs(f *testing.F) {
 			return
 		}
 		for _, u := range urls {
-			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			if !strings.HasPrefix(u, "http://") {
 				t.Fatalf("accepted %q from %q", u, in)
 			}
 			if _, _, err := newLoad(WarmupConfig{URLs: []string{u}}); err != nil {

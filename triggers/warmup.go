@@ -97,8 +97,9 @@ func runCmd(ctx context.Context, argv []string, run Runner, log *slog.Logger) (i
 	return code, nil
 }
 
-// ParseURLs parses STASIS_WARMUP_URL: one or more http or https URLs,
-// separated by commas or spaces. An empty string means none.
+// ParseURLs parses STASIS_WARMUP_URL: one or more http URLs, separated by
+// commas or spaces. An empty string means none. https is refused (see
+// healthcheck.ErrHTTPS): the warm-up targets the JVM of this container.
 func ParseURLs(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -112,6 +113,9 @@ func ParseURLs(s string) ([]string, error) {
 	urls := make([]string, 0, len(fields))
 	for _, f := range fields {
 		u, err := healthcheck.ParseHTTPURL(f)
+		if errors.Is(err, healthcheck.ErrHTTPS) {
+			return nil, fmt.Errorf("STASIS_WARMUP_URL: %q: %w: warm up through the plain HTTP port", f, healthcheck.ErrHTTPS)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("STASIS_WARMUP_URL: %w", err)
 		}

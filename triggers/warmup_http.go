@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"stasis/healthcheck/httpget"
 )
 
 const (
@@ -90,10 +91,10 @@ func newLoad(cfg WarmupConfig) (*load, int, error) {
 // the JVM's end of a connection left open would be captured by the
 // checkpoint.
 func (l *load) worker(ctx context.Context) {
-	conns := map[string]*clientConn{}
+	conns := map[string]*httpget.Conn{}
 	defer func() {
 		for _, c := range conns {
-			c.close()
+			_ = c.Close()
 		}
 	}()
 	for {
@@ -109,20 +110,20 @@ func (l *load) worker(ctx context.Context) {
 
 // send makes one request and counts it; false means ctx ended during it, and
 // the request is not counted (the deadline cut it, not the server).
-func (l *load) send(ctx context.Context, conns map[string]*clientConn, t target) bool {
+func (l *load) send(ctx context.Context, conns map[string]*httpget.Conn, t target) bool {
 	for retry := true; ; retry = false {
-		c, reused := conns[t.addr]
+		c, reused := conns[t.req.Addr]
 		if !reused {
 			var err error
 			if c, err = dial(ctx, t); err != nil {
 				return l.failed(ctx, t, err)
 			}
-			conns[t.addr] = c
+			conns[t.req.Addr] = c
 		}
-		code, keep, err := c.roundTrip(ctx, t)
-		if err != nil || !keep {
-			c.close()
-			delete(conns, t.addr)
+		resp, err := roundTrip(c, t)
+		if err != nil || !resp.KeepAlive {
+			_ = c.Close()
+			delete(conns, t.req.Addr)
 		}
 		if err != nil {
 			// A kept-alive connection may have been closed by the server
@@ -132,7 +133,7 @@ func (l *load) send(ctx context.Context, conns map[string]*clientConn, t target)
 			}
 			return l.failed(ctx, t, err)
 		}
-		l.count(t, code)
+		l.count(t, resp)
 		return true
 	}
 }
@@ -148,11 +149,11 @@ func (l *load) failed(ctx context.Context, t target, err error) bool {
 	return true
 }
 
-func (l *load) count(t target, code int) {
-	if code >= 200 && code <= 299 {
+func (l *load) count(t target, resp httpget.Response) {
+	if resp.Code >= 200 && resp.Code <= 299 {
 		l.ok.Add(1)
 	} else {
-		msg := fmt.Sprintf("GET %s: %d %s", t.url, code, http.StatusText(code))
+		msg := fmt.Sprintf("GET %s: %s", t.url, resp.Status)
 		l.lastBad.Store(&msg)
 		l.non2xx.Add(1)
 	}

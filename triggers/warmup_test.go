@@ -260,16 +260,17 @@ func TestWarmupServerClosesConnections(t *testing.T) {
 	}
 }
 
-func TestWarmupHTTPS(t *testing.T) {
+// https is dropped (plain HTTP only): an https URL that got past ParseURLs
+// fails the warm-up at once instead of being counted as failed requests.
+func TestWarmupHTTPSRefused(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
-		_, _ = w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
 	res, err := Warmup(context.Background(), WarmupConfig{URLs: []string{srv.URL + "/"}, Requests: 10, Concurrency: 2}, nil, nil)
-	if err != nil || res.OK != 10 || n.Load() != 10 {
-		t.Fatalf("Warmup = %+v, %v; server saw %d; want 10 OK", res, err, n.Load())
+	if err == nil || !strings.Contains(err.Error(), "not an http URL") || res.Requests != 0 || n.Load() != 0 {
+		t.Fatalf("Warmup = %+v, %v; server saw %d; want an error and no request", res, err, n.Load())
 	}
 }
 
