@@ -41,7 +41,7 @@ func ReadResponse(br *bufio.Reader, maxBody int64) (Response, error) {
 		}
 		resp := Response{Code: h.code, Status: h.status}
 		keep, err := drainBody(br, h, maxBody)
-		resp.KeepAlive = keep && h.keepAlive
+		resp.KeepAlive = keep && h.keepAlive && err == nil
 		return resp, err
 	}
 	return Response{}, fmt.Errorf("read response: more than %d interim (1xx) answers", maxInterim)
