@@ -58,10 +58,20 @@ func warmupHTTP(ctx context.Context, cfg WarmupConfig, log *slog.Logger) (Warmup
 	stopProgress()
 	res := l.result(time.Since(start))
 	l.logDone(log, res)
-	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("warm up %s: %w", l.targets[0].url, err)
+	if ended(ctx) {
+		return res, fmt.Errorf("warm up %s: %w", l.targets[0].url, endedErr(ctx))
 	}
 	return res, nil
+}
+
+// endedErr is ctx's error once ended(ctx). The socket deadlines taken from
+// ctx can fire, and the workers return, a moment before ctx's own timer
+// does, while ctx.Err() is still nil.
+func endedErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return context.DeadlineExceeded
 }
 
 func newLoad(cfg WarmupConfig) (*load, int, error) {
