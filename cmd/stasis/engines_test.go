@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,6 +40,7 @@ type fakeService struct {
 	command    []string
 	trigger    []string
 	dumpLog    string
+	runs       int // warp: stasis runs so far
 }
 
 // checkpointAfter is when the openj9 application checkpoints itself: long
@@ -60,7 +64,7 @@ func newFakeService(t testing.TB, flavour, eng string) *fakeService {
 		dir: filepath.Join(base, "img"), state: filepath.Join(base, "state"), port: freePort(t),
 		// A JVM of another test in another namespace may have the same PID,
 		// and /tmp (attach sockets) is shared: keep away from the default.
-		minPID:   5000 + rand.IntN(20000),
+		minPID:   5000 + rand.IntN(10000),
 		launcher: flavour != "openj9", keepsPID: flavour != "warp", dumpLog: "dump4.log"}
 	f.command = []string{f.java, "-Dfake.port=" + strconv.Itoa(f.port), "-Dfake.tick=20ms"}
 	if flavour == "openj9" {
@@ -94,7 +98,35 @@ func (f *fakeService) start(t testing.TB, env []string, flags ...string) *stasis
 		"--min-pid=" + strconv.Itoa(f.minPID), "--stop-timeout=5s"}, f.trigger...)
 	args = append(append(append(args, flags...), "--"), f.command...)
 	// The double finds CRIU as $HOME/lib/criu, stasis as well (no STASIS_CRIU).
-	return startNS(t, append([]string{"STASIS_CRIU="}, env...), args...)
+	env = append([]string{"STASIS_CRIU="}, env...)
+	if f.flavour != "warp" {
+		return startNS(t, env, args...)
+	}
+	// Real Warp does not keep PIDs, so stasis does not move the next PID
+	// for it; the double's warp is CRIU and does keep them, so the JVM's PID
+	// at checkpoint must be free at restore, where stasis's own threads take
+	// the low PIDs. Each run starts its PIDs elsewhere.
+	f.runs++
+	last := f.minPID + 1000*f.runs
+	script := fmt.Sprintf(`echo %d > /proc/sys/kernel/ns_last_pid && exec "$@"`, last)
+	return startNSAfter(t, env, script, args...)
+}
+
+// startNSAfter is startNS with a shell script run first as PID 1, which
+// then execs stasis (still PID 1).
+func startNSAfter(t testing.TB, env []string, script string, stasisArgs ...string) *stasisRun {
+	t.Helper()
+	requireNamespaces(t)
+	args := append([]string{"--pid", "--fork", "--mount-proc", "/bin/sh", "-c", script, "sh", stasisBin}, stasisArgs...)
+	r := &stasisRun{cmd: exec.Command("unshare", args...)}
+	r.cmd.Env = append(os.Environ(), env...)
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.hostPID = r.findStasis(t)
+	t.Cleanup(func() { _ = syscall.Kill(r.hostPID, syscall.SIGKILL); _ = r.cmd.Process.Kill() })
+	return r
 }
 
 // checkpoint makes the image in auto mode (no image yet: the checkpoint run)
@@ -104,7 +136,7 @@ func (f *fakeService) checkpoint(t testing.TB) (*stasisRun, int) {
 	r := f.start(t, nil)
 	count := warmups
 	if f.flavour == "openj9" {
-		count = f.countBeforeSelfCheckpoint(t)
+		count = f.countBeforeSelfCheckpoint(t, r)
 	}
 	if code := r.wait(t, 3*time.Minute); code != 0 {
 		t.Fatalf("checkpoint run exit %d, want 0\nstdout: %s\nstderr: %s", code, tailString(r.stdout.String(), 2000), r.stderr.String())
@@ -114,14 +146,32 @@ func (f *fakeService) checkpoint(t testing.TB) (*stasisRun, int) {
 
 // countBeforeSelfCheckpoint makes five requests as soon as the openj9
 // application answers, well before it checkpoints itself.
-func (f *fakeService) countBeforeSelfCheckpoint(t testing.TB) int {
+func (f *fakeService) countBeforeSelfCheckpoint(t testing.TB, r *stasisRun) int {
 	t.Helper()
-	get(t, f.url("/count"), time.Minute)
+	f.get(t, r, f.url("/count"), time.Minute)
 	n := 1
 	for ; n < 5; n++ {
-		get(t, f.url("/count"), time.Second)
+		f.get(t, r, f.url("/count"), time.Second)
 	}
 	return n
+}
+
+// get is get with stasis's output when the service never answers.
+func (f *fakeService) get(t testing.TB, r *stasisRun, url string, limit time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v\nstdout: %s\nstderr: %s", url, err, tailString(r.stdout.String(), 2000), r.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (f *fakeService) manifest(t testing.TB) (engine string, pid int) {
@@ -233,14 +283,20 @@ func lineWith(out, word string) string {
 
 func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid int) {
 	t.Run("state, pid and output continue; SIGTERM gives the JVM's status", func(t *testing.T) {
-		r := f.start(t, nil)
-		if got := get(t, f.url("/count"), time.Minute); got != strconv.Itoa(count+1) {
+		r := f.start(t, nil, "--log-level=debug")
+		if got := f.get(t, r, f.url("/count"), 20*time.Second); got != strconv.Itoa(count+1) {
 			t.Fatalf("after restore GET /count = %s, want %d (state kept)\nstderr: %s", got, count+1, r.stderr.String())
 		}
 		r.waitOutput(t, "INF restored", 30*time.Second)
 		if f.keepsPID {
-			if got := get(t, f.url("/pid"), 10*time.Second); got != strconv.Itoa(pid) {
+			if got := f.get(t, r, f.url("/pid"), 10*time.Second); got != strconv.Itoa(pid) {
 				t.Fatalf("restored JVM has pid %s, want %d", got, pid)
+			}
+		}
+		if f.launcher && f.keepsPID {
+			// The launcher runs CRIU as a child first: that is no restored JVM.
+			if want := fmt.Sprintf("restored JVM is running pid=%d ", pid); !strings.Contains(r.stderr.String(), want) {
+				t.Fatalf("stasis did not find the restored JVM by its PID (%q):\n%s", want, r.stderr.String())
 			}
 		}
 		if f.launcher {
@@ -261,7 +317,7 @@ func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid in
 
 	t.Run("SIGKILL of the restored JVM gives 137", func(t *testing.T) {
 		r := f.start(t, nil)
-		get(t, f.url("/count"), time.Minute)
+		f.get(t, r, f.url("/count"), time.Minute)
 		syscall.Kill(f.restoredJVM(t, r), syscall.SIGKILL)
 		if code := r.wait(t, time.Minute); code != 137 {
 			t.Fatalf("exit %d, want 137\nstderr: %s", code, r.stderr.String())
@@ -271,7 +327,7 @@ func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid in
 	t.Run("the application's own exit status after a restore", func(t *testing.T) {
 		r := f.start(t, nil)
 		r.waitOutput(t, "INF restored", time.Minute)
-		get(t, f.url("/exit?code=7"), time.Minute)
+		f.get(t, r, f.url("/exit?code=7"), time.Minute)
 		if code := r.wait(t, time.Minute); code != 7 {
 			t.Fatalf("exit %d, want the JVM's 7\nstderr: %s", code, r.stderr.String())
 		}
@@ -309,7 +365,7 @@ func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid in
 // answers from a fresh counter, stasis names the reason, and SIGTERM ends it.
 func coldAndTerm(t *testing.T, f *fakeService, r *stasisRun, reason string) {
 	t.Helper()
-	if got := get(t, f.url("/count"), time.Minute); got != "1" {
+	if got := f.get(t, r, f.url("/count"), time.Minute); got != "1" {
 		t.Fatalf("GET /count = %s, want 1 from a cold JVM\nstderr: %s", got, r.stderr.String())
 	}
 	r.waitOutput(t, "starting cold", 10*time.Second)
@@ -355,7 +411,7 @@ func TestEnginesSIGKILLDuringDump(t *testing.T) {
 			f.noManifest(t)
 			r = f.start(t, nil)
 			if f.flavour == "openj9" {
-				f.countBeforeSelfCheckpoint(t)
+				f.countBeforeSelfCheckpoint(t, r)
 			}
 			if code := r.wait(t, 3*time.Minute); code != 0 {
 				t.Fatalf("next checkpoint run exit %d, want 0\nstderr: %s", code, r.stderr.String())
