@@ -197,10 +197,11 @@ func (f *fakeService) noManifest(t testing.TB) {
 	}
 }
 
-// restoredJVM is the host PID of the restored JVM: stasis's child for
-// openj9, the restoring launcher's child for crac and warp. The launcher
-// runs CRIU as a child first, so the JVM is the child with the JVM's
-// command line.
+// restoredJVM is the host PID of the restored JVM once its restore is
+// over: stasis's child for openj9 (stasis waits for criu), the restoring
+// launcher's only child for crac and warp. The launcher runs CRIU as a child,
+// which makes the JVM its child too and detaches from it last: a JVM killed
+// before that fails the restore.
 func (f *fakeService) restoredJVM(t testing.TB, r *stasisRun) int {
 	t.Helper()
 	pid := jvmOf(t, r)
@@ -210,14 +211,16 @@ func (f *fakeService) restoredJVM(t testing.TB, r *stasisRun) int {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		var children []string
 		for _, task := range tasks {
 			b, _ := os.ReadFile(task)
-			for _, c := range strings.Fields(string(b)) {
-				cmdline, _ := os.ReadFile("/proc/" + c + "/cmdline")
-				if strings.Contains(string(cmdline), "-Dfake.port=") {
-					n, _ := strconv.Atoi(c)
-					return n
-				}
+			children = append(children, strings.Fields(string(b))...)
+		}
+		if len(children) == 1 {
+			cmdline, _ := os.ReadFile("/proc/" + children[0] + "/cmdline")
+			if strings.Contains(string(cmdline), "-Dfake.port=") {
+				n, _ := strconv.Atoi(children[0])
+				return n
 			}
 		}
 		time.Sleep(time.Millisecond)
