@@ -54,8 +54,7 @@ const warmups = 20
 func newFakeService(t testing.TB, flavour, eng string) *fakeService {
 	t.Helper()
 	needCRIU(t)
-	layout := flavour
-	home := fakejdktest.Layout(t, layout)
+	home := fakejdktest.Layout(t, flavour)
 	if _, err := os.Stat(filepath.Join(home, "lib", "criu")); err != nil {
 		t.Fatalf("the fake %s home has no lib/criu although a criu was found: %v", flavour, err)
 	}
@@ -81,9 +80,12 @@ func newFakeService(t testing.TB, flavour, eng string) *fakeService {
 
 // cleanTmp removes what a JVM killed by its dump leaves in the shared /tmp.
 func (f *fakeService) cleanTmp() {
-	for p := f.minPID; p < f.minPID+20; p++ {
-		os.RemoveAll(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d", p))
-		os.Remove(fmt.Sprintf("/tmp/.java_pid%d", p))
+	for run := 0; run <= f.runs; run++ {
+		base := f.minPID + 1000*run
+		for p := base; p < base+30; p++ {
+			os.RemoveAll(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d", p))
+			os.Remove(fmt.Sprintf("/tmp/.java_pid%d", p))
+		}
 	}
 }
 
