@@ -155,26 +155,34 @@ func (e *CRaC) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, err
 	return p, nil
 }
 
-// awaitRestoredChild polls the launcher's children until the restored JVM
-// appears, the launcher exits, or ctx ends. With want set (an engine that
-// keeps PIDs) only the child with the JVM's checkpoint PID counts: a launcher
-// may run CRIU as a child of its own first, and that is no restored JVM.
+// awaitRestoredChild polls the launcher until the restore has finished: the
+// restored JVM is its only child, and the launcher is no longer criu itself.
+// CRaC's launcher execs `criu restore`, which forks the JVM and, once done,
+// execs `criuhelper restorewait`; a launcher that runs criu as a child has
+// two children until criu exits. A JVM seen earlier may still be undone by a
+// failing restore, and that must count as a restore failure, not as the
+// application's exit. With want set (an engine that keeps PIDs) only the
+// child with the JVM's checkpoint PID is the JVM.
 func awaitRestoredChild(ctx context.Context, p *reaper.Process, want int) (int, error) {
 	for {
-		for _, c := range childrenOf(p.Pid) {
-			if want == 0 || c == want {
-				return c, nil
-			}
+		if c := childrenOf(p.Pid); len(c) == 1 && (want == 0 || c[0] == want) && commOf(p.Pid) != "criu" {
+			return c[0], nil
 		}
 		select {
 		case <-p.Done():
-			return 0, fmt.Errorf("the restoring launcher %s before a restored JVM ran", reaper.Describe(p.Status()))
+			return 0, fmt.Errorf("the restoring launcher %s before the restore finished", reaper.Describe(p.Status()))
 		case <-ctx.Done():
 			killWait(p)
-			return 0, fmt.Errorf("no restored JVM appeared in time: %w", ctx.Err())
+			return 0, fmt.Errorf("the restore did not finish in time: %w", ctx.Err())
 		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// commOf is the process's command name, "" when it is gone.
+func commOf(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
 }
 
 // childrenOf lists the children of every thread of pid: /proc's children
