@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,32 @@ func forwardable(sig syscall.Signal) bool {
 		return false
 	}
 	return true
+}
+
+// standardSignals are the signals 1-31 stasis catches: all but SIGKILL and
+// SIGSTOP (uncatchable), SIGCHLD (the reaper's own) and SIGURG (the Go
+// runtime's preemption signal). SIGPIPE is among them so that a write to a
+// closed stdout returns EPIPE instead of killing PID 1; SIGTTIN and SIGTTOU
+// so that a background stasis is never stopped by its terminal.
+func standardSignals() []os.Signal {
+	var out []os.Signal
+	for n := 1; n <= 31; n++ {
+		switch sig := syscall.Signal(n); sig {
+		case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGURG:
+		default:
+			out = append(out, sig)
+		}
+	}
+	return out
+}
+
+// realtimeSignals are 32-64, forwarded like the others.
+func realtimeSignals() []os.Signal {
+	var out []os.Signal
+	for n := 32; n <= 64; n++ {
+		out = append(out, syscall.Signal(n))
+	}
+	return out
 }
 
 // ParseSignal accepts "TERM", "SIGTERM", "sigterm" or "15". Signals that

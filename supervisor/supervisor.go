@@ -43,9 +43,14 @@ type Supervisor struct {
 func New(cfg Config, log *slog.Logger) (*Supervisor, error) {
 	s := &Supervisor{cfg: cfg, log: log, sigs: make(chan os.Signal, 128),
 		State: newState(), manual: make(chan struct{})}
-	// No arguments: every signal. A generous buffer, because os/signal drops
-	// signals when the channel is full.
-	signal.Notify(s.sigs)
+	// A generous buffer, because os/signal drops signals when the channel is
+	// full. Registering a signal costs a round trip to the Go runtime's
+	// signal-mask thread (tens of microseconds each): the standard signals,
+	// whose early arrival matters (SIGTERM would otherwise make a Go PID 1
+	// exit 2), are registered now; the real-time ones, which the runtime
+	// simply drops until then, from a goroutine.
+	signal.Notify(s.sigs, standardSignals()...)
+	go signal.Notify(s.sigs, realtimeSignals()...)
 	r, err := reaper.New(log)
 	if err != nil {
 		signal.Stop(s.sigs)
@@ -59,7 +64,9 @@ func New(cfg Config, log *slog.Logger) (*Supervisor, error) {
 func (s *Supervisor) Adopt(pid int) *reaper.Process { return s.Reaper.Adopt(pid) }
 func (s *Supervisor) HasChildren() bool             { return s.Reaper.HasChildren() }
 
-// Close stops signal delivery and the reaper.
+// Close stops signal delivery and the reaper. stasis itself does not call it
+// on its way out: unregistering every signal costs milliseconds, and exit
+// ends it all anyway. Tests that run a Supervisor in-process do.
 func (s *Supervisor) Close() {
 	signal.Stop(s.sigs)
 	s.Reaper.Close()

@@ -63,7 +63,8 @@ func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer sup.Close()
+	// No sup.Close(): stasis exits right after, and unregistering every
+	// signal first would only add milliseconds to each container stop.
 	// Descriptors stasis inherited must not reach the JVM or its image.
 	if err := stdio.CloseInheritedOnExec(); err != nil {
 		log.Warn("cannot mark inherited descriptors close-on-exec", "err", err)
