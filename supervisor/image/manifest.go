@@ -62,7 +62,9 @@ type File struct {
 	CRC32C string `json:"crc32c"`
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is built on first use, not at start-up: every container start
+// pays for package initialisation, and most never check an image.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // notImage are names in the directory that are not part of the image: the
 // manifest, logs (they grow with every restore), the stdio FIFOs (recorded by
@@ -107,7 +109,7 @@ func checksum(path string) (File, error) {
 		return File{}, err
 	}
 	defer f.Close()
-	h := crc32.New(castagnoli)
+	h := crc32.New(castagnoli())
 	n, err := io.Copy(h, f)
 	if err != nil {
 		return File{}, fmt.Errorf("read %s: %w", path, err)

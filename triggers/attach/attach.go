@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -106,7 +107,11 @@ func Execute(ctx context.Context, pid int, cmd string, args []string, opt Option
 
 // exceptionLine matches a Java exception at the start of a reply, as a
 // diagnostic command prints it: "java.lang.IllegalArgumentException: ...".
-var exceptionLine = regexp.MustCompile(`^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(Exception|Error)(:|$)`)
+// exceptionLine is compiled on first use, not at start-up: every
+// container start pays for package initialisation.
+var exceptionLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(Exception|Error)(:|$)`)
+})
 
 // replyError turns a jcmd reply into the JVM's own error, or nil. JDK 17
 // answers an unknown command with status -1 and the exception text; older
@@ -114,7 +119,7 @@ var exceptionLine = regexp.MustCompile(`^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(E
 func replyError(status int, body string) error {
 	text := strings.TrimSpace(body)
 	first, _, _ := strings.Cut(text, "\n")
-	if status == 0 && !exceptionLine.MatchString(first) {
+	if status == 0 && !exceptionLine().MatchString(first) {
 		return nil
 	}
 	switch {
