@@ -130,6 +130,12 @@ func (s *service) manifestPID(t testing.TB) int {
 // get fetches path, retrying until the service answers or the limit passes.
 func get(t testing.TB, url string, limit time.Duration) string {
 	t.Helper()
+	return getOr(t, nil, url, limit)
+}
+
+// getOr is get that shows stasis's output when the service never answers.
+func getOr(t testing.TB, r *stasisRun, url string, limit time.Duration) string {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		resp, err := http.Get(url)
@@ -139,6 +145,9 @@ func get(t testing.TB, url string, limit time.Duration) string {
 			return strings.TrimSpace(string(b))
 		}
 		if time.Now().After(deadline) {
+			if r != nil {
+				t.Fatalf("GET %s: %v\nstdout: %s\nstderr: %s", url, err, tailString(r.stdout.String(), 2000), r.stderr.String())
+			}
 			t.Fatalf("GET %s: %v", url, err)
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,19 +159,7 @@ func (f *fakeService) countBeforeSelfCheckpoint(t testing.TB, r *stasisRun) int 
 // get is get with stasis's output when the service never answers.
 func (f *fakeService) get(t testing.TB, r *stasisRun, url string, limit time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return strings.TrimSpace(string(b))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: %v\nstdout: %s\nstderr: %s", url, err, tailString(r.stdout.String(), 2000), r.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return getOr(t, r, url, limit)
 }
 
 func (f *fakeService) manifest(t testing.TB) (engine string, pid int) {

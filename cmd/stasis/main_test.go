@@ -6,9 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"stasis/internal/fakejdktest"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,24 +129,9 @@ func (r *stasisRun) wait(t testing.TB, limit time.Duration) int {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that the test may read while exec copies
-// stasis's output into it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer the test may read while exec copies stasis's
+// output into it.
+type syncBuffer = fakejdktest.Buffer
 
 // waitOutput waits until stasis's stdout or stderr contains want.
 func (r *stasisRun) waitOutput(t testing.TB, want string, limit time.Duration) {
