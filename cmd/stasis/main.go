@@ -13,7 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
+	"runtime"
 
 	"stasis/control"
 	"stasis/stdio"
@@ -132,9 +132,6 @@ func environMap() map[string]string {
 	return m
 }
 
-func goVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		return bi.GoVersion
-	}
-	return "unknown"
-}
+// goVersion is the toolchain that built stasis. runtime.Version rather
+// than debug.ReadBuildInfo, which links a module-info parser for one string.
+func goVersion() string { return runtime.Version() }
