@@ -38,6 +38,7 @@ type Reaper struct {
 	reaped    int   // orphans reaped, for tests and status
 
 	sigs chan os.Signal
+	kick chan struct{} // a child was registered: the blocking waiter may wait again
 	stop chan struct{}
 	once sync.Once
 }
@@ -63,10 +64,12 @@ func New(log *slog.Logger) (*Reaper, error) {
 		waiters:   map[int]*Process{},
 		unclaimed: map[int]unix.WaitStatus{},
 		sigs:      make(chan os.Signal, 64),
+		kick:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
 	signal.Notify(r.sigs, syscall.SIGCHLD)
 	go r.loop()
+	go r.block()
 	r.reapAll() // children that exited before Notify
 	return r, nil
 }
@@ -90,6 +93,30 @@ func (r *Reaper) loop() {
 		case <-t.C:
 		}
 		r.reapAll()
+	}
+}
+
+// block sleeps in waitid until some child has exited, without reaping it
+// (WNOWAIT), and then reaps under the lock like the loop. The kernel wakes it
+// directly, which spares the hand-offs of SIGCHLD through os/signal: about
+// 1 ms off every container start in the init benchmark. With no child at
+// all, it waits for Start or Adopt to register one. It holds an OS thread
+// while it waits, and Close does not end it before the next exit.
+func (r *Reaper) block() {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		switch err {
+		case unix.EINTR:
+		case nil:
+			r.reapAll()
+		default: // ECHILD: no children now
+			select {
+			case <-r.kick:
+			case <-r.stop:
+				return
+			}
+		}
 	}
 }
 
@@ -168,6 +195,10 @@ func checkCmd(cmd *exec.Cmd) error {
 func (r *Reaper) register(pid int) *Process {
 	p := &Process{Pid: pid, r: r, done: make(chan struct{})}
 	r.waiters[pid] = p
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
 	return p
 }
 
