@@ -185,7 +185,7 @@ func (d *demo) manifest() (*manifest, error) {
 }
 
 func (d *demo) table(cold, restored time.Duration, m *manifest) {
-	fmt.Printf("\n  %-40s %10s\n", "", "")
+	fmt.Println()
 	rows := [][2]string{
 		{"cold start to first response", ms(cold)},
 		{"restore to first response", ms(restored)},
