@@ -235,6 +235,9 @@ func TestCRIUCheckpointAndRestore(t *testing.T) {
 	}
 
 	t.Run("state, pid and output continue; SIGTERM gives the JVM's status", func(t *testing.T) {
+		// A new container has no state directory: the restore must not rely
+		// on the control socket (set up concurrently) having made it.
+		os.RemoveAll(s.state)
 		r := s.start(t)
 		if got := get(t, s.url("/count"), 30*time.Second); got != strconv.Itoa(count+1) {
 			t.Fatalf("after restore GET /count = %s, want %d (state kept)\nstderr: %s", got, count+1, r.stderr.String())

@@ -145,7 +145,12 @@ func (e *CRIU) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, err
 }
 
 func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Process, error) {
-	// --pidfile fails the whole restore when the file exists.
+	// The pidfile's directory (the state directory) is not created by anyone
+	// else before this point, and --pidfile fails the whole restore when the
+	// file already exists.
+	if err := os.MkdirAll(filepath.Dir(j.PIDFile), 0o700); err != nil {
+		return nil, fmt.Errorf("create the directory of the pidfile: %w", err)
+	}
 	if err := os.Remove(j.PIDFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale pidfile: %w", err)
 	}
