@@ -61,10 +61,24 @@ func TestAdoptAfterExit(t *testing.T) {
 	r := newReaper(t)
 	// The shell starts a grandchild and exits; the grandchild is orphaned to
 	// us (subreaper) and exits with 5.
-	out, err := exec.Command("/bin/sh", "-c", `(sleep 0.1; exit 5) >/dev/null & echo $!`).Output()
+	// The shell goes through the reaper too: with a reaper running, nobody
+	// else may wait for a child, exec.Cmd.Output included.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	sh := exec.Command("/bin/sh", "-c", `(sleep 0.1; exit 5) >/dev/null & echo $!`)
+	sh.Stdout = pw
+	shell, err := r.Start(sh)
+	pw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-shell.Done()
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(out)))
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ import (
 // with a complete image; otherwise a *CheckpointError (exit 3), with no
 // restorable image left.
 func (s *Supervisor) Checkpoint(ctx context.Context, ph *Phases) error {
-	if ph.Engine == nil {
+	if ph.Engine == nil || ph.EngineErr != nil {
 		return &CheckpointError{Err: ph.EngineErr}
 	}
 	ck := &checkpointRun{s: s, ph: ph, eng: ph.Engine}
@@ -34,9 +34,10 @@ func (s *Supervisor) Checkpoint(ctx context.Context, ph *Phases) error {
 		return nil
 	}
 	ck.abandon()
-	var exit *ExitError
-	if errors.As(err, &exit) && s.Stopping() {
-		return err // stopped on request: the JVM's own status
+	if s.Stopping() && ck.jvm != nil {
+		// Stopped on request (docker stop during the checkpoint run): no
+		// image, and the JVM's own status, as for any stopped service.
+		return &ExitError{Name: "java", Status: ck.jvm.Status()}
 	}
 	return &CheckpointError{Err: err}
 }
@@ -56,6 +57,12 @@ type checkpointRun struct {
 
 func (ck *checkpointRun) run(ctx context.Context) error {
 	dir := ck.ph.Opt.Dir
+	if cmd := ck.ph.Warmup.Cmd; len(cmd) > 0 {
+		// Before anything starts, not after a minute of waiting for readiness.
+		if _, err := exec.LookPath(cmd[0]); err != nil {
+			return fmt.Errorf("STASIS_WARMUP_CMD: %w", err)
+		}
+	}
 	if err := prepareDir(dir); err != nil {
 		return err
 	}
@@ -165,10 +172,25 @@ func (ck *checkpointRun) awaitReadyAndWarm(ctx context.Context, waiter *triggers
 	readyAt := time.Now()
 	s.log.Info("ready", "after_ms", readyAt.Sub(launched).Milliseconds())
 	s.State.setPhase(PhaseWarming)
-	if _, err := triggers.Warmup(ctx, ph.Warmup, s.runner, s.log); err != nil {
+	if _, err := triggers.Warmup(ck.whileAlive(ctx), ph.Warmup, s.runner, s.log); err != nil {
 		return time.Time{}, time.Time{}, ck.jvmError(err)
 	}
 	return readyAt, time.Now(), nil
+}
+
+// whileAlive ends with ctx, or when the JVM exits, or when stasis is asked
+// to stop: a warm-up against a JVM that is gone or shutting down is moot.
+func (ck *checkpointRun) whileAlive(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		select {
+		case <-ctx.Done():
+		case <-ck.exited:
+		case <-ck.s.StopRequested():
+		}
+	}()
+	return ctx
 }
 
 // jvmError prefers the JVM's own end, when it ended, over the waiting error.
@@ -189,6 +211,11 @@ func (ck *checkpointRun) jvmError(err error) error {
 // frozen JVM; signals that arrive during the dump wait for after it.
 func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 	s, ph := ck.s, ck.ph
+	if s.Stopping() {
+		// A JVM asked to stop may be running its shutdown hooks: an image of
+		// it would resume the shutdown on every restore.
+		return 0, errors.New("asked to stop before the checkpoint")
+	}
 	s.State.setPhase(PhaseCheckpointing)
 	if !ph.Spec.IsApp() {
 		close(ck.detach)
@@ -196,6 +223,9 @@ func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 		case <-ck.detached:
 		case <-ck.exited:
 			return 0, fmt.Errorf("the JVM %s before the checkpoint", reaper.Describe(ck.ws))
+		}
+		if s.Stopping() { // a SIGTERM forwarded just before the detach
+			return 0, errors.New("asked to stop before the checkpoint")
 		}
 	}
 	s.log.Info("checkpointing", "pid", ck.jvm.Pid, "engine", ck.eng.Name())

@@ -22,7 +22,7 @@ func (s *Supervisor) Cleanup() {
 	}
 	pids := descendants()
 	sig := s.cfg.StopSignal
-	if s.stopping && time.Since(s.stopAt) >= s.cfg.StopTimeout {
+	if since, stopping := s.sinceStop(); stopping && since >= s.cfg.StopTimeout {
 		sig = unix.SIGKILL
 	}
 	s.log.Info("ending processes left behind", "count", len(pids), "signal", SignalName(sig))

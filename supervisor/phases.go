@@ -19,7 +19,8 @@ import (
 type Phases struct {
 	Mode              string        // auto, checkpoint, restore, run
 	Engine            engine.Engine // nil in run mode, or when none could be chosen
-	EngineErr         error         // why there is no engine (auto mode tolerates it)
+	EngineErr         error         // why this start cannot checkpoint (auto mode then starts cold)
+	EngineFromImage   bool          // STASIS_ENGINE=auto: at restore, the image's manifest names the engine
 	Opt               engine.Options
 	Command           []string
 	Java              string // the java executable of Command, for restoring launchers
@@ -83,7 +84,7 @@ func (s *Supervisor) auto(ctx context.Context, ph *Phases) error {
 	case ph.Spec.Empty():
 		s.log.Info("starting cold: no image and no STASIS_CHECKPOINT_ON", "image_dir", ph.Opt.Dir)
 		return s.cold(ctx, ph, StartCold)
-	case ph.Engine == nil:
+	case ph.Engine == nil || ph.EngineErr != nil:
 		s.log.Warn("starting cold: cannot checkpoint here", "err", ph.EngineErr)
 		return s.cold(ctx, ph, StartCold)
 	}

@@ -61,8 +61,9 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 		return nil, nil, err
 	}
 	eng := ph.Engine
-	if eng == nil || ph.EngineErr != nil {
-		// STASIS_ENGINE=auto: the image says which engine made it.
+	if ph.EngineFromImage || eng == nil {
+		// STASIS_ENGINE=auto: the image says which engine made it (a Warp
+		// image restores with warp even where crac would be detected).
 		if eng = engine.New(m.Engine); eng == nil {
 			return nil, nil, fmt.Errorf("the image names an unknown engine %q", m.Engine)
 		}

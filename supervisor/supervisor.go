@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,8 +30,13 @@ type Supervisor struct {
 	Reaper *reaper.Reaper
 	sigs   chan os.Signal
 
-	stopping bool      // SIGTERM or SIGINT received
-	stopAt   time.Time // when the stop began
+	// The stop (SIGTERM or SIGINT received) is begun by whichever goroutine
+	// supervises and read by the phases: stopMu guards both fields, and
+	// stopCh is closed when it begins, so waits can end on it.
+	stopMu   sync.Mutex
+	stopping bool
+	stopAt   time.Time
+	stopCh   chan struct{}
 
 	State        *State
 	manual       chan struct{} // closed by `stasis checkpoint`
@@ -42,7 +48,7 @@ type Supervisor struct {
 // SIGTERM, kills a Go PID 1 outright (the runtime's default action exits 2).
 func New(cfg Config, log *slog.Logger) (*Supervisor, error) {
 	s := &Supervisor{cfg: cfg, log: log, sigs: make(chan os.Signal, 128),
-		State: newState(), manual: make(chan struct{})}
+		State: newState(), manual: make(chan struct{}), stopCh: make(chan struct{})}
 	// A generous buffer, because os/signal drops signals when the channel is
 	// full. Registering a signal costs a round trip to the Go runtime's
 	// signal-mask thread (tens of microseconds each): the standard signals,
@@ -116,7 +122,7 @@ func (s *Supervisor) Supervise(ctx context.Context, p *reaper.Process) unix.Wait
 // that arrive meanwhile wait in the channel.
 func (s *Supervisor) superviseUntil(ctx context.Context, p *reaper.Process, detach <-chan struct{}) (ws unix.WaitStatus, detached bool) {
 	var kill <-chan time.Time
-	if s.stopping {
+	if s.Stopping() {
 		kill = s.killTimer()
 	}
 	ctxDone := ctx.Done()
@@ -160,29 +166,46 @@ func (s *Supervisor) forward(p *reaper.Process, sig syscall.Signal) <-chan time.
 	if !stop {
 		return nil
 	}
-	first := !s.stopping
-	s.beginStop()
-	if first {
+	if s.beginStop() {
 		s.log.Info("stopping", "signal", SignalName(sig), "pid", p.Pid, "stop_timeout", s.cfg.StopTimeout)
 	}
 	return s.killTimer()
 }
 
-func (s *Supervisor) beginStop() {
-	if !s.stopping {
-		s.stopping = true
-		s.stopAt = time.Now()
+// beginStop records the stop once and reports whether this call began it.
+func (s *Supervisor) beginStop() bool {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopping {
+		return false
 	}
+	s.stopping, s.stopAt = true, time.Now()
+	close(s.stopCh)
+	return true
+}
+
+// sinceStop is how long ago the stop began, and whether it did.
+func (s *Supervisor) sinceStop() (time.Duration, bool) {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	return time.Since(s.stopAt), s.stopping
 }
 
 // killTimer fires StopTimeout after the stop began, however many phases the
 // stop crosses.
 func (s *Supervisor) killTimer() <-chan time.Time {
-	return time.After(time.Until(s.stopAt.Add(s.cfg.StopTimeout)))
+	since, _ := s.sinceStop()
+	return time.After(s.cfg.StopTimeout - since)
 }
 
 // Stopping reports whether stasis was asked to stop (SIGTERM, SIGINT).
-func (s *Supervisor) Stopping() bool { return s.stopping }
+func (s *Supervisor) Stopping() bool {
+	_, stopping := s.sinceStop()
+	return stopping
+}
+
+// StopRequested is closed when stasis is asked to stop.
+func (s *Supervisor) StopRequested() <-chan struct{} { return s.stopCh }
 
 func (s *Supervisor) send(p *reaper.Process, sig syscall.Signal) {
 	err := p.Signal(sig)

@@ -337,6 +337,25 @@ func TestDamagedOrMissingImage(t *testing.T) {
 	})
 }
 
+// A docker stop during the checkpoint run ends it with the JVM's own status
+// and no image: a JVM running its shutdown hooks must not be dumped.
+func TestStopDuringWarmupLeavesNoImage(t *testing.T) {
+	s := newService(t, 0)
+	r := s.start(t, "--mode=checkpoint", "--warmup-url="+s.url("/count"), "--warmup-duration=60s")
+	r.waitOutput(t, "warming up", 2*time.Minute)
+	start := time.Now()
+	syscall.Kill(r.hostPID, syscall.SIGTERM)
+	if code := r.wait(t, time.Minute); code != 143 {
+		t.Fatalf("exit %d, want the JVM's 143\nstderr: %s", code, r.stderr.String())
+	}
+	if el := time.Since(start); el > 30*time.Second {
+		t.Fatalf("took %v to stop: the warm-up went on against a stopping JVM", el)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "stasis.json")); err == nil {
+		t.Fatal("a manifest was written for a JVM that was asked to stop")
+	}
+}
+
 func TestSIGKILLDuringDumpLeavesNoImage(t *testing.T) {
 	s := newService(t, 0)
 	r := s.start(t, "--mode=checkpoint")

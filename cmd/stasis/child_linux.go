@@ -8,11 +8,15 @@ import (
 )
 
 // childAttr puts the command in a process group of its own, as tini does, and
-// when stasis has a terminal on stdin, makes that group the terminal's
-// foreground, so that job control and Ctrl-C behave as without stasis.
+// when stdin is stasis's controlling terminal, makes that group the
+// terminal's foreground, so that job control and Ctrl-C behave as without
+// stasis. A terminal that is not stasis's own (after setsid, which the
+// checkpoint and restore modes do for CRIU) cannot be given: tcsetpgrp
+// fails with ENOTTY and the command would not start.
 func childAttr() *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{Setpgid: true}
-	if _, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
+	sid, err := unix.IoctlGetInt(int(os.Stdin.Fd()), unix.TIOCGSID)
+	if own, _ := unix.Getsid(0); err == nil && sid == own {
 		a.Foreground = true
 		a.Ctty = 0
 	}

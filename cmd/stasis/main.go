@@ -97,7 +97,16 @@ func exitCode(err error, log *slog.Logger) int {
 	var conf *ConfigError
 	var ckpt *supervisor.CheckpointError
 	var rest *supervisor.RestoreError
+	// A failed checkpoint or restore may wrap a StartError of criu or of the
+	// warm-up command: their codes (3, 4) come first; 126 and 127 are for the
+	// main command itself.
 	switch {
+	case errors.As(err, &ckpt):
+		log.Error(ckpt.Error())
+		return 3
+	case errors.As(err, &rest):
+		log.Error(rest.Error() + " (STASIS_ON_RESTORE_FAILURE=fail)")
+		return 4
 	case errors.As(err, &exit):
 		return exit.Code()
 	case errors.As(err, &start):
@@ -106,12 +115,6 @@ func exitCode(err error, log *slog.Logger) int {
 	case errors.As(err, &conf):
 		log.Error(conf.Error())
 		return 2
-	case errors.As(err, &ckpt):
-		log.Error(ckpt.Error())
-		return 3
-	case errors.As(err, &rest):
-		log.Error(rest.Error() + " (STASIS_ON_RESTORE_FAILURE=fail)")
-		return 4
 	case err == nil:
 		return 0
 	}

@@ -278,6 +278,25 @@ func TestStdioPassesThroughByteForByte(t *testing.T) {
 	}
 }
 
+// With a terminal on stdin, the command gets the terminal's foreground only
+// when it is stasis's own; after setsid (every mode but run) it is not, and
+// the command must still start.
+func TestTerminalOnStdin(t *testing.T) {
+	requireNamespaces(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) from util-linux for a pty")
+	}
+	for _, mode := range []string{"run", "auto"} {
+		line := "unshare --pid --fork --mount-proc " + stasisBin + " --mode=" + mode +
+			" --image-dir=" + t.TempDir() + " --state-dir=" + t.TempDir() + " -- /bin/sh -c 'test -t 0 && exit 7'"
+		out, err := exec.Command("script", "-qec", line, "/dev/null").CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 7 {
+			t.Fatalf("mode %s: %v, want exit 7 (the command ran, with the terminal on stdin)\n%s", mode, err, out)
+		}
+	}
+}
+
 func TestSubreaperWhenNotPID1(t *testing.T) {
 	r := &stasisRun{cmd: exec.Command(stasisBin, "--", self(t))}
 	r.cmd.Env = append(os.Environ(), "STASIS_TEST_KID=subreaper")

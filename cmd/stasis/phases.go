@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 
 	"golang.org/x/sys/unix"
@@ -37,18 +38,32 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		// The release file names the version without starting a JVM.
 		ph.JavaVersion = healthcheck.ReadJDK(java, home, "").Version
 	}
+	if cfg.CRIU != "" {
+		// An explicit criu that is not there is a typo, whatever the mode.
+		if _, err := engine.FindCRIU(cfg.CRIU); err != nil {
+			return nil, &ConfigError{Setting: "STASIS_CRIU", Value: cfg.CRIU, Problem: "not an executable file"}
+		}
+	}
+	// criu is looked up whatever the engine: at restore, an image may name
+	// an engine other than the one detected here.
+	criu, criuErr := engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home)
+	ph.Opt.CRIU = criu
 	name := cfg.Engine
+	ph.EngineFromImage = name == "auto"
 	if name == "auto" {
 		name, ph.EngineErr = engine.Detect(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
 	}
 	if ph.EngineErr == nil {
 		ph.Engine = engine.New(name)
 		if name == "criu" || name == "openj9" {
-			ph.Opt.CRIU, ph.EngineErr = engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home)
+			ph.EngineErr = criuErr
 		}
 	}
-	if ph.EngineErr == nil && ph.Engine != nil && cfg.Mode == "checkpoint" {
+	if ph.EngineErr == nil && ph.Engine != nil {
 		_, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
+	}
+	if ph.EngineErr == nil && name == "criu" && cfg.Spec.IsApp() {
+		ph.EngineErr = errors.New("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the criu engine")
 	}
 	if ph.EngineErr != nil && cfg.Mode == "checkpoint" {
 		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}

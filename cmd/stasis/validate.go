@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -47,8 +49,22 @@ func validate(s settings, command []string) (Config, error) {
 	} else {
 		c.StopSignal = sig
 	}
-	if c.ProbeInterval == 0 && v.err == nil {
-		v.fail("STASIS_PROBE_INTERVAL", s.ProbeInterval, "must be greater than 0")
+	for _, d := range []struct {
+		setting, value string
+		d              time.Duration
+	}{{"STASIS_PROBE_INTERVAL", s.ProbeInterval, c.ProbeInterval},
+		{"STASIS_CHECKPOINT_TIMEOUT", s.CheckpointTimeout, c.CheckpointTimeout},
+		{"STASIS_RESTORE_TIMEOUT", s.RestoreTimeout, c.RestoreTimeout}} {
+		if d.d == 0 {
+			v.fail(d.setting, d.value, "must be greater than 0")
+		}
+	}
+	// The warm-up command is only looked for where a checkpoint run is
+	// certain: a restore start may run in an image without the load tool.
+	if len(c.WarmupCmd) > 0 && c.Mode == "checkpoint" {
+		if _, err := exec.LookPath(c.WarmupCmd[0]); err != nil {
+			v.fail("STASIS_WARMUP_CMD", s.WarmupCmd, fmt.Sprintf("%s: not found or not executable", c.WarmupCmd[0]))
+		}
 	}
 	v.checkpointSettings(&c, s)
 	return c, v.err
@@ -130,6 +146,9 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 	c.Spec = spec
 	if c.Mode == "checkpoint" && spec.Empty() && (c.Engine != "openj9") {
 		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "checkpoint mode needs a trigger (for example http://127.0.0.1:8080/health, or manual)")
+	}
+	if spec.IsApp() && c.Engine == "criu" {
+		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "app needs a JVM that checkpoints itself (engine crac, warp or openj9); with the criu engine stasis dumps the JVM and needs a readiness condition")
 	}
 	if c.Engine == "openj9" && spec.Empty() {
 		c.Spec, _ = triggers.ParseSpec("app") // OpenJ9 apps checkpoint themselves

@@ -45,7 +45,9 @@ func (e *OpenJ9) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 			return fmt.Errorf("JDK.checkpoint in pid %d: %w", j.JVM.Pid, err)
 		}
 	}
-	return awaitSelfDump(ctx, j, filepath.Join(j.Dir, e.DumpLog()), false)
+	// OpenJ9 dumps with CRIU, whose log ends in "Dumping finished
+	// successfully": a JVM killed mid-dump (OOM) must not pass for a dump.
+	return awaitSelfDump(ctx, j, filepath.Join(j.Dir, e.DumpLog()), true)
 }
 
 func (e *OpenJ9) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, error) {

@@ -42,6 +42,18 @@ func execute(ctx context.Context, pid int, req []byte, opt Options) ([]byte, err
 		return nil, err
 	}
 	conn, err := dial(ctx, t, sock, opt.Timeout)
+	if errors.Is(err, unix.ECONNREFUSED) {
+		// A socket file that nobody listens on: left by a JVM that had the
+		// same namespace PID and died by SIGKILL, which skips HotSpot's
+		// cleanup. HotSpot unlinks the path itself when it binds, so removing
+		// it and doing the handshake is what the JVM would do anyway.
+		log.Debug("stale attach socket; removing it and triggering the listener", "socket", sock)
+		if rmErr := os.Remove(sock); rmErr == nil || errors.Is(rmErr, fs.ErrNotExist) {
+			if sock, err = awaitSocket(ctx, t, opt.Timeout, log); err == nil {
+				conn, err = dial(ctx, t, sock, opt.Timeout)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ package attach
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -427,4 +429,27 @@ func waitStopped(t *testing.T, pid int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("pid %d did not stop", pid)
+}
+
+// A socket file at the JVM's path that nobody listens on, as left by an
+// earlier JVM with the same namespace PID that died by SIGKILL: the attach
+// must remove it and wake the JVM's own listener, not fail.
+func TestStaleSocketIsReplaced(t *testing.T) {
+	j := startJVM(t)
+	sock := fmt.Sprintf("/tmp/.java_pid%d", j.pid)
+	os.Remove(sock)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close() // the file stays; connecting to it is refused
+	t.Cleanup(func() { os.Remove(sock) })
+	out, err := JCmd(context.Background(), j.pid, "VM.version", Options{Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatalf("attach with a stale socket in the way: %v", err)
+	}
+	if !strings.Contains(out, "JDK") {
+		t.Fatalf("VM.version answered %q", out)
+	}
 }
