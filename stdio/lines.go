@@ -30,7 +30,8 @@ type lineWriter struct {
 	line  []byte // the current line for tap and tail, at most MaxLine bytes
 	timer *time.Timer
 	armed bool
-	err   error // first write error; later output is dropped, the child must not block
+	gen   uint64 // which arming the timer belongs to; a stale firing is ignored
+	err   error  // first write error; later output is dropped, the child must not block
 }
 
 func newLineWriter(name string, dst io.Writer, tap func(string, string), t *tail) *lineWriter {
@@ -56,12 +57,16 @@ func (w *lineWriter) forward(p []byte) {
 			w.out(p[:i+1])
 		}
 		p = p[i+1:]
+		// The held-back line is complete: a partial one that follows gets a
+		// full idle period of its own.
+		w.disarm()
 	}
 	w.pend = append(w.pend, p...)
 	switch {
 	case len(w.pend) >= MaxLine:
 		w.out(w.pend)
 		w.pend = w.pend[:0]
+		w.disarm()
 	case len(w.pend) > 0 && !w.armed:
 		w.arm()
 	}
@@ -70,16 +75,27 @@ func (w *lineWriter) forward(p []byte) {
 // arm starts the idle timer; it fires IdleFlush after the first held-back byte.
 func (w *lineWriter) arm() {
 	w.armed = true
-	if w.timer == nil {
-		w.timer = time.AfterFunc(IdleFlush, w.idle)
-		return
-	}
-	w.timer.Reset(IdleFlush)
+	w.gen++
+	gen := w.gen
+	w.timer = time.AfterFunc(IdleFlush, func() { w.idle(gen) })
 }
 
-func (w *lineWriter) idle() {
+// disarm stops the idle timer. A firing already waiting for the lock finds
+// its generation outdated and does nothing.
+func (w *lineWriter) disarm() {
+	if w.armed {
+		w.timer.Stop()
+		w.armed = false
+		w.gen++
+	}
+}
+
+func (w *lineWriter) idle(gen uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if gen != w.gen {
+		return
+	}
 	w.armed = false
 	if len(w.pend) > 0 {
 		w.out(w.pend)
@@ -91,9 +107,7 @@ func (w *lineWriter) idle() {
 func (w *lineWriter) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.timer != nil {
-		w.timer.Stop()
-	}
+	w.disarm()
 	if len(w.pend) > 0 {
 		w.out(w.pend)
 		w.pend = w.pend[:0]

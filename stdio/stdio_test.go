@@ -276,3 +276,19 @@ func TestOptionsNeedWriters(t *testing.T) {
 		t.Fatal("Pipes without Stderr succeeded")
 	}
 }
+
+// A partial line that follows a completed one waits a whole idle period of
+// its own before it is flushed: the timer armed for the earlier piece must
+// not cut it short (and a stasis log line could then land mid-line).
+func TestIdleTimerRestartsAfterALineCompletes(t *testing.T) {
+	var out collector
+	w := newLineWriter("stdout", &out, nil, newTail(4))
+	w.write([]byte("ab")) // arms the idle timer
+	time.Sleep(IdleFlush * 7 / 10)
+	w.write([]byte("c\nxy")) // completes "abc"; "xy" is a new partial line
+	written := time.Now()
+	waitFor(t, "the partial line", func() bool { return out.String() == "abc\nxy" })
+	if el := time.Since(written); el < IdleFlush/2 {
+		t.Fatalf("the partial line was flushed %v after it was written, before its own idle period (%v)", el, IdleFlush)
+	}
+}
