@@ -129,6 +129,22 @@ func (r *stasisRun) wait(t testing.TB, limit time.Duration) int {
 	}
 }
 
+// runOutput runs cmd with stdout and stderr together and returns its exit
+// status and output; only a failure to run it at all fails the test.
+func runOutput(t testing.TB, cmd *exec.Cmd) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
 // syncBuffer is a buffer the test may read while exec copies stasis's
 // output into it.
 type syncBuffer = fakejdktest.Buffer

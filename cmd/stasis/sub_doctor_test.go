@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -19,16 +18,7 @@ func doctorRun(t *testing.T, env []string, wrapper ...string) (int, string) {
 	argv := append(append([]string{}, wrapper...), stasisBin, "doctor")
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), base...), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String()
+	return runOutput(t, cmd)
 }
 
 // missingLine returns the MISSING line for name and the fix under it.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -27,16 +26,7 @@ func (s *service) run(t *testing.T, env []string, bin string, args ...string) (i
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), "STASIS_STATE_DIR="+s.state, "STASIS_IMAGE_DIR="+s.dir,
 		"STASIS_CRIU="+s.criu), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String()
+	return runOutput(t, cmd)
 }
 
 // healthyWithin runs the healthcheck until it passes.
