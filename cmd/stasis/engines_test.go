@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -116,17 +115,7 @@ func (f *fakeService) start(t testing.TB, env []string, flags ...string) *stasis
 // then execs stasis (still PID 1).
 func startNSAfter(t testing.TB, env []string, script string, stasisArgs ...string) *stasisRun {
 	t.Helper()
-	requireNamespaces(t)
-	args := append([]string{"--pid", "--fork", "--mount-proc", "/bin/sh", "-c", script, "sh", stasisBin}, stasisArgs...)
-	r := &stasisRun{cmd: exec.Command("unshare", args...)}
-	r.cmd.Env = append(os.Environ(), env...)
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.hostPID = r.findStasis(t)
-	t.Cleanup(func() { _ = syscall.Kill(r.hostPID, syscall.SIGKILL); _ = r.cmd.Process.Kill() })
-	return r
+	return startPID1Cmd(t, env, append([]string{"/bin/sh", "-c", script, "sh", stasisBin}, stasisArgs...)...)
 }
 
 // checkpoint makes the image in auto mode (no image yet: the checkpoint run)

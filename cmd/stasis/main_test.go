@@ -76,8 +76,15 @@ func startPID1(t testing.TB, env []string, stasisArgs []string, kid string, kidA
 // startNS starts `stasis ARGS...` as PID 1 of a fresh PID namespace.
 func startNS(t testing.TB, env []string, stasisArgs ...string) *stasisRun {
 	t.Helper()
+	return startPID1Cmd(t, env, append([]string{stasisBin}, stasisArgs...)...)
+}
+
+// startPID1Cmd runs argv as PID 1 of a fresh PID namespace with its own
+// /proc; argv is stasis, or a shell that ends by exec'ing stasis.
+func startPID1Cmd(t testing.TB, env []string, argv ...string) *stasisRun {
+	t.Helper()
 	requireNamespaces(t)
-	args := append([]string{"--pid", "--fork", "--mount-proc", stasisBin}, stasisArgs...)
+	args := append([]string{"--pid", "--fork", "--mount-proc"}, argv...)
 	r := &stasisRun{cmd: exec.Command("unshare", args...)}
 	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
