@@ -81,8 +81,18 @@ func TestLogErrorIgnoresTheRlimitLine(t *testing.T) {
 	if msg := logError(dir + "/bad.log"); !strings.Contains(msg, "Can't lookup mount") {
 		t.Errorf("failed dump: %q, want the first real error", msg)
 	}
-	if !logSays(dir+"/ok.log", "Dumping finished successfully") {
-		t.Error("success marker not found")
+}
+
+func TestDumpVerdictIsStatsDump(t *testing.T) {
+	dir := t.TempDir()
+	// A log that says success is not the verdict: only stats-dump is.
+	os.WriteFile(dir+"/dump4.log", []byte("(00.30) Dumping finished successfully\n"), 0o644)
+	if err := dumpSucceeded(dir); err == nil {
+		t.Fatal("no stats-dump judged a success")
+	}
+	os.WriteFile(dir+"/"+StatsDump, []byte{}, 0o600)
+	if err := dumpSucceeded(dir); err != nil {
+		t.Fatalf("stats-dump present: %v", err)
 	}
 }
 

@@ -107,8 +107,10 @@ func awaitSelfDump(ctx context.Context, j *CheckpointJob, logPath string, criuLo
 	if msg := logError(logPath); msg != "" {
 		return withTail(fmt.Errorf("the dump failed: %s", msg), logPath, 10)
 	}
-	if criuLog && !logSays(logPath, "Dumping finished successfully") {
-		return withTail(errors.New("the JVM died but its dump log does not say the dump finished"), logPath, 10)
+	if criuLog {
+		if err := dumpSucceeded(filepath.Dir(logPath)); err != nil {
+			return withTail(fmt.Errorf("the JVM died but %w", err), logPath, 10)
+		}
 	}
 	return nil
 }

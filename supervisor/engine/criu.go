@@ -43,8 +43,10 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	j.Stdio.Pause()
 	logPath := filepath.Join(j.Dir, e.DumpLog())
 	err := runCRIU(ctx, j.Host, CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog()), logPath, DefaultLogLimit)
-	if err == nil && !logSays(logPath, "Dumping finished successfully") {
-		err = errors.New("criu dump exited 0 but its log does not say it finished")
+	if err == nil {
+		if verr := dumpSucceeded(j.Dir); verr != nil {
+			err = fmt.Errorf("criu dump exited 0 but %w", verr)
+		}
 	}
 	if err != nil {
 		j.Stdio.Resume()

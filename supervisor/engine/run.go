@@ -84,18 +84,6 @@ func Tail(path string, n int) []string {
 	return lines
 }
 
-// logSays reports whether a CRIU log ends in success. CRIU writes "Dumping
-// finished successfully" and "Restoring finished successfully"? No: restore
-// logs end without a marker, so only dumps are judged by their log.
-func logSays(path, marker string) bool {
-	for _, l := range Tail(path, 20) {
-		if strings.Contains(l, marker) {
-			return true
-		}
-	}
-	return false
-}
-
 // logError says whether a CRIU log reports a failed dump, and returns its
 // first real error line. CRIU's verdict is "Dumping FAILED."; single "Error"
 // lines are not one: every run as PID-1-in-a-namespace logs "rlimit: Can't
