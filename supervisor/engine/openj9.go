@@ -123,6 +123,7 @@ func awaitOpenJ9Dump(ctx context.Context, j *CheckpointJob, started time.Time) e
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	var over time.Time // when the seen dump ended with the JVM alive
 	for done := false; !done; {
 		select {
 		case <-j.JVM.Done():
@@ -134,11 +135,19 @@ func awaitOpenJ9Dump(ctx context.Context, j *CheckpointJob, started time.Time) e
 			return withTail(fmt.Errorf("the JVM (pid %d) is still running: no checkpoint happened in time", j.JVM.Pid), logPath(), 10)
 		case <-tick.C:
 			s, running := findDumper(j.JVM.Pid)
-			if running {
-				site = s
-			} else if site.imageDir != "" && site.mismatch(j.Dir) != nil && processAlive(j.JVM.Pid) {
-				// The dump elsewhere is over and the JVM runs on.
-				return site.mismatch(j.Dir)
+			switch {
+			case running:
+				site, over = s, time.Time{}
+			case site.imageDir == "" || !processAlive(j.JVM.Pid):
+			case over.IsZero():
+				over = time.Now()
+			case time.Since(over) > 500*time.Millisecond:
+				// The dump is over and the JVM runs on: it failed, or it
+				// went elsewhere. No need to wait for the timeout.
+				if err := site.mismatch(j.Dir); err != nil {
+					return err
+				}
+				return withTail(fmt.Errorf("the dump failed and the JVM (pid %d) keeps running", j.JVM.Pid), logPath(), 10)
 			}
 		}
 	}

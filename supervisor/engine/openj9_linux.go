@@ -31,10 +31,15 @@ func findDumper(jvm int) (dumpSite, bool) {
 		if err != nil || !isCRIUDump(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")) {
 			continue
 		}
-		var s dumpSite
-		if s.workDir, err = os.Readlink(proc + "/cwd"); err != nil {
+		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		cwd, err := os.Readlink(proc + "/cwd")
+		if err != nil {
 			continue
 		}
+		if s, ok := dumpSiteFromArgs(argv, cwd); ok {
+			return s, true
+		}
+		s := dumpSite{workDir: cwd}
 		fds, _ := os.ReadDir(proc + "/fd")
 		for _, fd := range fds {
 			target, err := os.Readlink(proc + "/fd/" + fd.Name())
@@ -61,6 +66,50 @@ func findDumper(jvm int) (dumpSite, bool) {
 		}
 	}
 	return dumpSite{}, false
+}
+
+// dumpSiteFromArgs reads a `criu dump` command line: -D (the images), -W
+// (the work directory, by default the images') and -o (the log, relative
+// to the work directory). `criu swrk` gets them over RPC instead.
+func dumpSiteFromArgs(argv []string, cwd string) (dumpSite, bool) {
+	var s dumpSite
+	abs := func(p, base string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	var logFile string
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		val := func(short, long string) (string, bool) {
+			if (a == short || a == long) && i+1 < len(argv) {
+				i++
+				return argv[i], true
+			}
+			if v, ok := strings.CutPrefix(a, long+"="); ok {
+				return v, true
+			}
+			return "", false
+		}
+		if v, ok := val("-D", "--images-dir"); ok {
+			s.imageDir = abs(v, cwd)
+		} else if v, ok := val("-W", "--work-dir"); ok {
+			s.workDir = abs(v, cwd)
+		} else if v, ok := val("-o", "--log-file"); ok {
+			logFile = v
+		}
+	}
+	if s.imageDir == "" {
+		return s, false
+	}
+	if s.workDir == "" {
+		s.workDir = s.imageDir
+	}
+	if logFile != "" && logFile != "-" {
+		s.log = abs(logFile, s.workDir)
+	}
+	return s, true
 }
 
 func isCRIUDump(argv []string) bool {
