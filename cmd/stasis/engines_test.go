@@ -488,7 +488,7 @@ func TestEnginesOpenJ9NoCheckpointCommand(t *testing.T) {
 //     through OpenJ9's attach API (STASIS_OPENJ9_API=criusupport).
 func TestEnginesOpenJ9Modes(t *testing.T) {
 	for _, tc := range []struct {
-		name, api string
+		name, api  string
 		appTrigger bool
 	}{
 		{"org.crac app trigger", "crac", true},
