@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -583,4 +584,46 @@ func TestEnginesOpenJ9ElsewhereAndLogs(t *testing.T) {
 		}
 		f.noManifest(t)
 	})
+}
+
+// TestJCmdOpenJ9: `stasis jcmd` speaks OpenJ9's attach protocol to a JVM
+// that advertises itself in OpenJ9's attach directory (the double's target
+// side), with OpenJ9 jcmd's output and exit codes.
+func TestJCmdOpenJ9(t *testing.T) {
+	home := fakejdktest.Layout(t, fakejdktest.OpenJ9)
+	port := freePort(t)
+	jvm := exec.Command(filepath.Join(home, "bin", "java"), "-XX:+EnableCRIUSupport", "-Dfake.port="+strconv.Itoa(port), "Main")
+	if err := jvm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(jvm.Process.Pid)
+	t.Cleanup(func() {
+		jvm.Process.Kill()
+		jvm.Wait()
+		os.RemoveAll("/tmp/.com_ibm_tools_attach/" + pid)
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat("/tmp/.com_ibm_tools_attach/" + pid + "/attachInfo"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the double never advertised itself")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, err := exec.Command(stasisBin, "jcmd", pid, "GC.run").CombinedOutput()
+	if err != nil || string(out) != "Command succeeded\n" {
+		t.Fatalf("stasis jcmd %s GC.run: %v, %q", pid, err, out)
+	}
+	cmd := exec.Command(stasisBin, "jcmd", pid, "JDK.checkpoint")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 0 || !strings.Contains(string(out), "CRaC support is not enabled") {
+		t.Fatalf("JDK.checkpoint outside CRaC mode: exit %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
+	cmd = exec.Command(stasisBin, "jcmd", pid, "No.such")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "Command No.such not recognized") {
+		t.Fatalf("unknown command: exit %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
 }
