@@ -37,6 +37,7 @@ type settings struct {
 	RestoreTimeout       string `env:"STASIS_RESTORE_TIMEOUT" envDefault:"60s" flag:"restore-timeout" help:"give up a restore that has not finished by then (a damaged image can hang CRIU)"`
 	CRIU                 string `env:"STASIS_CRIU" flag:"criu" help:"criu binary; else $JAVA_HOME/lib/criu, else PATH"`
 	CRaCResourcePolicies string `env:"STASIS_CRAC_RESOURCE_POLICIES" flag:"crac-resource-policies" help:"file passed as -Djdk.crac.resource-policies"`
+	OpenJ9API            string `env:"STASIS_OPENJ9_API" envDefault:"criusupport" flag:"openj9-api" help:"openj9 engine: criusupport (-XX:+EnableCRIUSupport: CRIUSupport API, jcmd CRIU.checkpoint) or crac (-XX:CRaCCheckpointTo: org.crac, jcmd JDK.checkpoint)"`
 	Health               string `env:"STASIS_HEALTH" flag:"health" help:"probe used by 'stasis healthcheck' (default: the http or tcp probe of STASIS_CHECKPOINT_ON)"`
 	HealthTimeout        string `env:"STASIS_HEALTH_TIMEOUT" envDefault:"2s" flag:"health-timeout" help:"'stasis healthcheck' answers within this"`
 	StopTimeout          string `env:"STASIS_STOP_TIMEOUT" envDefault:"10s" flag:"stop-timeout" help:"SIGKILL this long after a forwarded SIGTERM or SIGINT"`
@@ -65,6 +66,7 @@ type Config struct {
 	RestoreTimeout         time.Duration
 	CRIU                   string
 	CRaCResourcePolicies   string
+	OpenJ9API              string
 	Health                 string
 	HealthTimeout          time.Duration
 	StopTimeout            time.Duration

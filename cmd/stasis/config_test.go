@@ -54,6 +54,7 @@ var badSettings = []struct {
 	{"STASIS_MIN_PID", "ten", nil},
 	{"STASIS_MIN_PID", "-5", nil},
 	{"STASIS_ON_RESTORE_FAILURE", "retry", nil},
+	{"STASIS_OPENJ9_API", "jdk", nil},
 	{"STASIS_GC_BEFORE_CHECKPOINT", "maybe", nil},
 	{"STASIS_WARMUP_CONCURRENCY", "0", nil},
 	{"STASIS_WARMUP_CMD", `wrk "unterminated`, nil},

@@ -52,7 +52,7 @@ Usage:
   stasis healthcheck                  exit 0 when the JVM is up and healthy
   stasis status [--json]              the phase, the JVM's PID, how it started
   stasis checkpoint                   the manual checkpoint trigger
-  stasis jcmd PID COMMAND [ARGS...]   run a diagnostic command in a HotSpot JVM (no jcmd needed)
+  stasis jcmd PID COMMAND [ARGS...]   run a diagnostic command in a HotSpot or OpenJ9 JVM (no jcmd needed)
   stasis inspect [DIR]                the image's manifest, and whether it can be restored here
   stasis doctor                       what this environment lacks for the configured mode
   stasis version                      version, commit and Go version

@@ -52,6 +52,10 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	if ph.Engine != nil && ph.Engine.Name() == "openj9" && cfg.Mode != "restore" {
+		// OpenJ9's two modes exclude each other: say which one the JVM gets.
+		log.Info("openj9 mode", "STASIS_OPENJ9_API", cfg.OpenJ9API, "flags", openJ9Flags(cfg.OpenJ9API))
+	}
 	err = initMain(cfg, ph, log)
 	return exitCode(err, log)
 }

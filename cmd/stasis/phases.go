@@ -20,7 +20,7 @@ import (
 func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, error) {
 	ph := &supervisor.Phases{
 		Mode: cfg.Mode, Command: cfg.Command, Spec: cfg.Spec,
-		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies},
+		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies, OpenJ9API: cfg.OpenJ9API},
 		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
 		ProbeInterval: cfg.ProbeInterval, GC: cfg.GCBeforeCheckpoint, MinPID: cfg.MinPID,
 		OnRestoreFailure: cfg.OnRestoreFailure, StateDir: cfg.StateDir, Version: version,
@@ -93,4 +93,12 @@ func becomeSessionLeader(log *slog.Logger) {
 	if _, err := unix.Setsid(); err != nil {
 		log.Debug("setsid", "err", err)
 	}
+}
+
+// openJ9Flags names the launch flags of an OpenJ9 mode, for the log.
+func openJ9Flags(api string) string {
+	if api == engine.OpenJ9CRaC {
+		return "-XX:CRaCCheckpointTo (org.crac, jcmd JDK.checkpoint)"
+	}
+	return "-XX:+EnableCRIUSupport -Dstasis.imageDir (CRIUSupport, jcmd CRIU.checkpoint)"
 }

@@ -36,6 +36,7 @@ func validate(s settings, command []string) (Config, error) {
 		RestoreTimeout:       v.duration("STASIS_RESTORE_TIMEOUT", s.RestoreTimeout),
 		CRIU:                 s.CRIU,
 		CRaCResourcePolicies: s.CRaCResourcePolicies,
+		OpenJ9API:            v.oneOf("STASIS_OPENJ9_API", s.OpenJ9API, "criusupport", "crac"),
 		Health:               strings.TrimSpace(s.Health),
 		HealthTimeout:        v.duration("STASIS_HEALTH_TIMEOUT", s.HealthTimeout),
 		StopTimeout:          v.duration("STASIS_STOP_TIMEOUT", s.StopTimeout),

@@ -56,6 +56,7 @@ type Options struct {
 	Dir              string // the image directory
 	CRIU             string // the criu binary (criu and openj9 engines)
 	ResourcePolicies string // crac: -Djdk.crac.resource-policies
+	OpenJ9API        string // openj9: criusupport (default) or crac (STASIS_OPENJ9_API)
 }
 
 // CheckpointJob is one checkpoint of a running JVM.
