@@ -31,6 +31,7 @@ type settings struct {
 	WarmupConcurrency    string `env:"STASIS_WARMUP_CONCURRENCY" envDefault:"4" flag:"warmup-concurrency" help:"warm-up requests in flight at once"`
 	WarmupDuration       string `env:"STASIS_WARMUP_DURATION" envDefault:"0s" flag:"warmup-duration" help:"or warm up for this long"`
 	WarmupCmd            string `env:"STASIS_WARMUP_CMD" flag:"warmup-cmd" help:"or run this command as the warm-up (shell-like quoting, no shell)"`
+	WarmupMinSuccess     string `env:"STASIS_WARMUP_MIN_SUCCESS" envDefault:"0.95" flag:"warmup-min-success" help:"share of warm-up requests (0 to 1) that must answer 2xx, else the checkpoint fails (exit 3)"`
 	GCBeforeCheckpoint   string `env:"STASIS_GC_BEFORE_CHECKPOINT" envDefault:"true" flag:"gc-before-checkpoint" help:"criu engine: GC and trim the native heap first (smaller image)"`
 	MinPID               string `env:"STASIS_MIN_PID" envDefault:"1000" flag:"min-pid" help:"the JVM's PID at checkpoint is above this"`
 	OnRestoreFailure     string `env:"STASIS_ON_RESTORE_FAILURE" envDefault:"cold" flag:"on-restore-failure" help:"cold (start the JVM normally) or fail (exit 4)"`
@@ -59,6 +60,7 @@ type Config struct {
 	WarmupConcurrency      int
 	WarmupDuration         time.Duration
 	WarmupCmd              []string
+	WarmupMinSuccess       float64
 	GCBeforeCheckpoint     bool
 	MinPID                 int
 	OnRestoreFailure       string
@@ -159,6 +161,24 @@ func parseCount(v string, min, max int) (int, error) {
 		return 0, fmt.Errorf("out of range %d..%d", min, max)
 	}
 	return n, nil
+}
+
+// parseShare accepts a share from 0 to 1 ("0.95"), or a percentage ("95%").
+func parseShare(v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	scale := 1.0
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		v, scale = strings.TrimSpace(p), 100
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f != f {
+		return 0, fmt.Errorf("not a number (a share like 0.95, or 95%%)")
+	}
+	f /= scale
+	if f < 0 || f > 1 {
+		return 0, fmt.Errorf("out of range 0..1 (or 0%%..100%%)")
+	}
+	return f, nil
 }
 
 func parseLevel(v string) (slog.Level, error) {

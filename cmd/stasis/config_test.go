@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Mode != "auto" || cfg.Engine != "auto" || cfg.ImageDir != "/checkpoint" ||
 		cfg.StopTimeout != 10*time.Second || cfg.MinPID != 1000 || !cfg.GCBeforeCheckpoint ||
-		cfg.CheckpointTimeout != 5*time.Minute || cfg.WarmupConcurrency != 4 || cfg.StateDir != "/run/stasis" {
+		cfg.CheckpointTimeout != 5*time.Minute || cfg.WarmupConcurrency != 4 || cfg.WarmupMinSuccess != 0.95 || cfg.StateDir != "/run/stasis" {
 		t.Fatalf("defaults differ from PRODUCT.md: %+v", cfg)
 	}
 }
@@ -56,6 +56,9 @@ var badSettings = []struct {
 	{"STASIS_ON_RESTORE_FAILURE", "retry", nil},
 	{"STASIS_GC_BEFORE_CHECKPOINT", "maybe", nil},
 	{"STASIS_WARMUP_CONCURRENCY", "0", nil},
+	{"STASIS_WARMUP_MIN_SUCCESS", "1.5", nil},
+	{"STASIS_WARMUP_MIN_SUCCESS", "most", nil},
+	{"STASIS_WARMUP_MIN_SUCCESS", "NaN", nil},
 	{"STASIS_WARMUP_CMD", `wrk "unterminated`, nil},
 	{"STASIS_IMAGE_DIR", "relative/dir", nil},
 	{"STASIS_STOP_SIGNAL", "SIGNOPE", nil},

@@ -27,7 +27,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		Health: healthSpec(cfg), ColdAttr: childAttr,
 		Warmup: triggers.WarmupConfig{URLs: cfg.WarmupURLs, Requests: cfg.WarmupRequests,
 			Concurrency: cfg.WarmupConcurrency, Duration: cfg.WarmupDuration, Cmd: cfg.WarmupCmd,
-			Delay: cfg.CheckpointDelay},
+			Delay: cfg.CheckpointDelay, MinSuccess: cfg.WarmupMinSuccess},
 	}
 	if cfg.Mode == "run" {
 		return ph, nil

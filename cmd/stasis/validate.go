@@ -30,6 +30,7 @@ func validate(s settings, command []string) (Config, error) {
 		WarmupConcurrency:    v.count("STASIS_WARMUP_CONCURRENCY", s.WarmupConcurrency, 1, 4096),
 		WarmupDuration:       v.duration("STASIS_WARMUP_DURATION", s.WarmupDuration),
 		WarmupCmd:            v.words("STASIS_WARMUP_CMD", s.WarmupCmd),
+		WarmupMinSuccess:     v.share("STASIS_WARMUP_MIN_SUCCESS", s.WarmupMinSuccess),
 		GCBeforeCheckpoint:   v.boolean("STASIS_GC_BEFORE_CHECKPOINT", s.GCBeforeCheckpoint),
 		MinPID:               v.count("STASIS_MIN_PID", s.MinPID, 0, 1<<22),
 		OnRestoreFailure:     v.oneOf("STASIS_ON_RESTORE_FAILURE", s.OnRestoreFailure, "cold", "fail"),
@@ -123,6 +124,14 @@ func (v *validator) words(setting, value string) []string {
 		v.fail(setting, value, err.Error())
 	}
 	return w
+}
+
+func (v *validator) share(setting, value string) float64 {
+	f, err := parseShare(value)
+	if err != nil {
+		v.fail(setting, value, err.Error())
+	}
+	return f
 }
 
 func (v *validator) level(setting, value string) slog.Level {
