@@ -46,6 +46,9 @@ func Listen(dir string, h Handler, log *slog.Logger) (*Server, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
+	if err := os.Remove(ExitedPath(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove the last run's exit note: %w", err)
+	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
@@ -195,14 +198,15 @@ func (s *Server) reply(conn net.Conn, resp Response) {
 	}
 }
 
-// checkPeer refuses a client whose uid is not stasis's.
+// checkPeer refuses a client whose uid is not stasis's. The message does not
+// say "refused": the client says that, once.
 func checkPeer(conn *net.UnixConn) error {
 	uid, err := peerUID(conn)
 	if err != nil {
-		return fmt.Errorf("refused: cannot tell the client's uid: %w", err)
+		return fmt.Errorf("cannot tell the client's uid: %w", err)
 	}
 	if me := os.Getuid(); int(uid) != me {
-		return fmt.Errorf("refused: client uid %d is not stasis's uid %d", uid, me)
+		return fmt.Errorf("client uid %d is not stasis's uid %d", uid, me)
 	}
 	return nil
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -60,11 +60,11 @@ func validate(s settings, command []string) (Config, error) {
 			v.fail(d.setting, d.value, "must be greater than 0")
 		}
 	}
-	// The warm-up command is only looked for where a checkpoint run is
-	// certain: a restore start may run in an image without the load tool.
-	if len(c.WarmupCmd) > 0 && c.Mode == "checkpoint" {
-		if _, err := exec.LookPath(c.WarmupCmd[0]); err != nil {
-			v.fail("STASIS_WARMUP_CMD", s.WarmupCmd, fmt.Sprintf("%s: not found or not executable", c.WarmupCmd[0]))
+	// The warm-up command is looked for by checkHere, only where this start
+	// is a checkpoint run: a restore may run in an image without the load tool.
+	if c.ImageDir != "" {
+		if sys := systemDir(c.ImageDir); sys != "" {
+			v.fail("STASIS_IMAGE_DIR", s.ImageDir, fmt.Sprintf("%s is a system directory: give the image a directory of its own, such as /checkpoint", sys))
 		}
 	}
 	v.checkpointSettings(&c, s)
@@ -174,5 +174,33 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 	}
 	if len(c.Command) == 0 {
 		v.fail("command", "", "no command given: usage: stasis [flags] -- CMD [ARGS...]")
+	} else if c.Command[0] == "" {
+		v.fail("command", "", "the command's name is empty: usage: stasis [flags] -- CMD [ARGS...]")
 	}
+}
+
+// systemDirs are directories of the operating system, and so never an image
+// directory: a checkpoint run owns the engine's files in its image
+// directory, and a failed one removes them. Their subdirectories are the
+// system's too when listed with a trailing slash.
+var systemDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64",
+	"/libx32", "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+	"/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/sbin", "/usr/share", "/var", "/var/lib",
+	"/dev/", "/proc/", "/sys/", "/etc/", "/boot/"}
+
+// systemDir returns the system directory that dir is, or lies in, or "".
+func systemDir(dir string) string {
+	dir = filepath.Clean(dir)
+	for _, sys := range systemDirs {
+		if under, ok := strings.CutSuffix(sys, "/"); ok && under != "" {
+			if dir == under || strings.HasPrefix(dir, sys) {
+				return under
+			}
+			continue
+		}
+		if dir == sys {
+			return sys
+		}
+	}
+	return ""
 }
