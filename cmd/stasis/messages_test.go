@@ -82,7 +82,7 @@ func TestRefusedOnce(t *testing.T) {
 	}
 }
 
-// `stasis -- ''` says what is wrong, not "cannot execute: <nil>".
+// `stasis -- ”` says what is wrong, not "cannot execute: <nil>".
 func TestEmptyCommandName(t *testing.T) {
 	code, out := runOutput(t, exec.Command(stasisBin, "--", ""))
 	if code != 2 || strings.Contains(out, "<nil>") || !strings.Contains(out, "the command's name is empty") {
