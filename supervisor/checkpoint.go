@@ -255,7 +255,12 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 	if err := image.Protect(ph.Opt.Dir, files); err != nil {
 		return err
 	}
+	salt, env, err := image.HashEnv(ph.Environ)
+	if err != nil {
+		return err
+	}
 	m := &image.Manifest{Format: image.Format, StasisVersion: ph.Version, Engine: ck.eng.Name(),
+		Env: env, EnvSalt: salt,
 		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},

@@ -35,6 +35,7 @@ type settings struct {
 	GCBeforeCheckpoint   string `env:"STASIS_GC_BEFORE_CHECKPOINT" envDefault:"true" flag:"gc-before-checkpoint" help:"criu engine: GC and trim the native heap first (smaller image)"`
 	MinPID               string `env:"STASIS_MIN_PID" envDefault:"1000" flag:"min-pid" help:"the JVM's PID at checkpoint is above this"`
 	OnRestoreFailure     string `env:"STASIS_ON_RESTORE_FAILURE" envDefault:"cold" flag:"on-restore-failure" help:"cold (start the JVM normally) or fail (exit 4)"`
+	RestoreEnvMatch      string `env:"STASIS_RESTORE_ENV_MATCH" flag:"restore-env-match" help:"variable names, comma-separated, whose values must equal the checkpoint's, else start cold instead of restoring"`
 	RestoreTimeout       string `env:"STASIS_RESTORE_TIMEOUT" envDefault:"60s" flag:"restore-timeout" help:"give up a restore that has not finished by then (a damaged image can hang CRIU)"`
 	CRIU                 string `env:"STASIS_CRIU" flag:"criu" help:"criu binary; else $JAVA_HOME/lib/criu, else PATH"`
 	CRaCResourcePolicies string `env:"STASIS_CRAC_RESOURCE_POLICIES" flag:"crac-resource-policies" help:"file passed as -Djdk.crac.resource-policies"`
@@ -64,6 +65,7 @@ type Config struct {
 	GCBeforeCheckpoint     bool
 	MinPID                 int
 	OnRestoreFailure       string
+	RestoreEnvMatch        []string
 	RestoreTimeout         time.Duration
 	CRIU                   string
 	CRaCResourcePolicies   string

@@ -57,6 +57,7 @@ var badSettings = []struct {
 	{"STASIS_GC_BEFORE_CHECKPOINT", "maybe", nil},
 	{"STASIS_WARMUP_CONCURRENCY", "0", nil},
 	{"STASIS_WARMUP_MIN_SUCCESS", "1.5", nil},
+	{"STASIS_RESTORE_ENV_MATCH", "DB_URL,A=B", nil},
 	{"STASIS_WARMUP_MIN_SUCCESS", "most", nil},
 	{"STASIS_WARMUP_MIN_SUCCESS", "NaN", nil},
 	{"STASIS_WARMUP_CMD", `wrk "unterminated`, nil},

@@ -34,6 +34,7 @@ func validate(s settings, command []string) (Config, error) {
 		GCBeforeCheckpoint:   v.boolean("STASIS_GC_BEFORE_CHECKPOINT", s.GCBeforeCheckpoint),
 		MinPID:               v.count("STASIS_MIN_PID", s.MinPID, 0, 1<<22),
 		OnRestoreFailure:     v.oneOf("STASIS_ON_RESTORE_FAILURE", s.OnRestoreFailure, "cold", "fail"),
+		RestoreEnvMatch:      v.names("STASIS_RESTORE_ENV_MATCH", s.RestoreEnvMatch),
 		RestoreTimeout:       v.duration("STASIS_RESTORE_TIMEOUT", s.RestoreTimeout),
 		CRIU:                 s.CRIU,
 		CRaCResourcePolicies: s.CRaCResourcePolicies,
@@ -124,6 +125,23 @@ func (v *validator) words(setting, value string) []string {
 		v.fail(setting, value, err.Error())
 	}
 	return w
+}
+
+// names parses a comma-separated list of environment variable names.
+func (v *validator) names(setting, value string) []string {
+	var out []string
+	for _, n := range strings.Split(value, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if strings.ContainsAny(n, "= \t\x00") {
+			v.fail(setting, value, fmt.Sprintf("%q is not a variable name", n))
+			return nil
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func (v *validator) share(setting, value string) float64 {

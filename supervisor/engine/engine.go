@@ -43,6 +43,9 @@ type Engine interface {
 	// image directory, as printf-style templates (see image.Names): only
 	// these are ever listed in a manifest or removed (files.go).
 	ImageFiles() []string
+	// RestoreSeesNewEnv: the restored JVM sees the restore's environment
+	// (CRaC); otherwise it keeps the checkpoint's (env.go).
+	RestoreSeesNewEnv() bool
 	// LaunchArgv is the checkpoint run's command line: the user's command
 	// with the engine's flags right after the java executable.
 	LaunchArgv(command []string, o Options) ([]string, error)

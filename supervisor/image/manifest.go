@@ -45,6 +45,10 @@ type Manifest struct {
 	Phases        Phases    `json:"phases"`
 	ImageBytes    int64     `json:"image_bytes"`
 	Files         []File    `json:"files"`
+	// Env names every environment variable of the checkpoint run, each
+	// with a keyed hash of its value (env.go); EnvSalt is the key.
+	Env     map[string]string `json:"env,omitempty"`
+	EnvSalt string            `json:"env_salt,omitempty"`
 }
 
 // Phases are the checkpoint run's durations, in milliseconds.
