@@ -13,9 +13,21 @@ import (
 	"time"
 )
 
-// maxConns bounds the connections being served at once; more are told to retry. Reading a
-// request happens concurrently (so a silent client delays nobody), handling does not.
-const maxConns = 16
+// maxConns bounds the connections being served at once; more are told they are busy. Reading a
+// request happens concurrently (so a silent client delays nobody), handling does not. It is
+// large: a connection costs a goroutine and a descriptor, and one that is slow to send its
+// request holds its slot for up to ioTimeout, so a few dozen idle clients (a healthcheck
+// storm, a stuck script) must not shut the healthcheck out.
+const maxConns = 256
+
+// maxBusy bounds the connections being told they are busy at once; past it, a connection is
+// closed unanswered.
+const maxBusy = 64
+
+// busyWait bounds how long a busy reply waits for the client's request: the request is read
+// first, because a UNIX socket closed with unread data resets its peer (ECONNRESET) and the
+// client would never see the reply.
+const busyWait = time.Second
 
 // A Server answers requests on the control socket.
 type Server struct {
@@ -28,6 +40,7 @@ type Server struct {
 	cancel context.CancelFunc
 	handle sync.Mutex // one request at a time
 	slots  chan struct{}
+	busy   chan struct{}
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
@@ -60,7 +73,7 @@ func Listen(dir string, h Handler, log *slog.Logger) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{ln: ln, path: path, h: h, log: log, ctx: ctx, cancel: cancel,
-		slots: make(chan struct{}, maxConns), conns: map[net.Conn]struct{}{}}
+		slots: make(chan struct{}, maxConns), busy: make(chan struct{}, maxBusy), conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -133,8 +146,7 @@ func (s *Server) serve() {
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			s.reply(conn, Response{Error: "busy: too many control connections, retry"})
-			conn.Close()
+			s.tooBusy(conn)
 			continue
 		}
 		if !s.track(conn) {
@@ -145,6 +157,31 @@ func (s *Server) serve() {
 		s.wg.Add(1)
 		go s.serveConn(conn)
 	}
+}
+
+// tooBusy answers a connection past maxConns with a busy reply, which Call retries, after
+// reading its request (see busyWait) on a goroutine of its own, so that accepting goes on.
+func (s *Server) tooBusy(conn *net.UnixConn) {
+	select {
+	case s.busy <- struct{}{}:
+	default:
+		conn.Close()
+		return
+	}
+	if !s.track(conn) {
+		<-s.busy
+		conn.Close()
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.busy }()
+		defer s.untrack(conn)
+		_ = conn.SetReadDeadline(time.Now().Add(busyWait))
+		_, _ = readLine(conn)
+		s.reply(conn, Response{Busy: true, Error: "busy: too many control connections, retry"})
+	}()
 }
 
 // serveConn reads one request, handles it and replies.
