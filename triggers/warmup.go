@@ -30,6 +30,9 @@ type WarmupConfig struct {
 	// MinSuccess is the share of requests (0..1) that must answer 2xx, else
 	// the warm-up fails (STASIS_WARMUP_MIN_SUCCESS); 0 accepts any answers.
 	MinSuccess float64
+	// Insecure skips certificate checks of https URLs on loopback targets
+	// (STASIS_PROBE_INSECURE).
+	Insecure bool
 }
 
 // WarmupResult counts what the warm-up did. CmdExit is 0 when no Cmd ran.
@@ -171,9 +174,8 @@ func runCmd(ctx context.Context, argv []string, run Runner, log *slog.Logger) (i
 	return code, nil
 }
 
-// ParseURLs parses STASIS_WARMUP_URL: one or more http URLs, separated by
-// commas or spaces. An empty string means none. https is refused (see
-// healthcheck.ErrHTTPS): the warm-up targets the JVM of this container.
+// ParseURLs parses STASIS_WARMUP_URL: one or more http or https URLs,
+// separated by commas or spaces. An empty string means none.
 func ParseURLs(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -187,9 +189,6 @@ func ParseURLs(s string) ([]string, error) {
 	urls := make([]string, 0, len(fields))
 	for _, f := range fields {
 		u, err := healthcheck.ParseHTTPURL(f)
-		if errors.Is(err, healthcheck.ErrHTTPS) {
-			return nil, fmt.Errorf("STASIS_WARMUP_URL: %q: %w: warm up through the plain HTTP port", f, healthcheck.ErrHTTPS)
-		}
 		if err != nil {
 			return nil, fmt.Errorf("STASIS_WARMUP_URL: %w", err)
 		}

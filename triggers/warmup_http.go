@@ -81,7 +81,7 @@ func endedErr(ctx context.Context) error {
 func newLoad(cfg WarmupConfig) (*load, int, error) {
 	l := &load{total: int64(cfg.Requests), answers: map[string]int{}}
 	for _, raw := range cfg.URLs {
-		t, err := newTarget(raw)
+		t, err := newTarget(raw, cfg.Insecure)
 		if err != nil {
 			return nil, 0, err
 		}

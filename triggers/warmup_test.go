@@ -303,17 +303,25 @@ func TestWarmupServerClosesConnections(t *testing.T) {
 	}
 }
 
-// https is dropped (plain HTTP only): an https URL that got past ParseURLs
-// fails the warm-up at once instead of being counted as failed requests.
-func TestWarmupHTTPSRefused(t *testing.T) {
+// https warm-up URLs: the certificate is verified by default, so a
+// self-signed one fails every request (and so the warm-up); with Insecure,
+// a loopback target is warmed up over TLS.
+func TestWarmupHTTPS(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
 	}))
 	defer srv.Close()
-	res, err := Warmup(context.Background(), WarmupConfig{URLs: []string{srv.URL + "/"}, Requests: 10, Concurrency: 2}, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "not an http URL") || res.Requests != 0 || n.Load() != 0 {
-		t.Fatalf("Warmup = %+v, %v; server saw %d; want an error and no request", res, err, n.Load())
+	cfg := WarmupConfig{URLs: []string{srv.URL + "/"}, Requests: 10, Concurrency: 2, MinSuccess: 0.95}
+	res, err := Warmup(context.Background(), cfg, nil, nil)
+	var wf *WarmupFailedError
+	if !errors.As(err, &wf) || !strings.Contains(err.Error(), "certificate") || n.Load() != 0 {
+		t.Fatalf("Warmup against a self-signed certificate = %+v, %v; server saw %d; want it refused", res, err, n.Load())
+	}
+	cfg.Insecure = true
+	res, err = Warmup(context.Background(), cfg, nil, nil)
+	if err != nil || res.OK != 10 || n.Load() != 10 {
+		t.Fatalf("insecure Warmup on loopback = %+v, %v; server saw %d; want 10 OK", res, err, n.Load())
 	}
 }
 

@@ -25,6 +25,7 @@ type settings struct {
 	CheckpointOn         string `env:"STASIS_CHECKPOINT_ON" flag:"checkpoint-on" help:"when to checkpoint: http://H:P/PATH, tcp://H:P, log:REGEX, file:PATH, delay:DURATION, manual, app; comma-separated, all must hold"`
 	CheckpointTimeout    string `env:"STASIS_CHECKPOINT_TIMEOUT" envDefault:"5m" flag:"checkpoint-timeout" help:"give up waiting for readiness or for the dump"`
 	CheckpointDelay      string `env:"STASIS_CHECKPOINT_DELAY" envDefault:"0s" flag:"checkpoint-delay" help:"settle time after warm-up, before the checkpoint"`
+	ProbeInsecure        string `env:"STASIS_PROBE_INSECURE" envDefault:"false" flag:"probe-insecure" help:"https probes and warm-up URLs on the loopback interface skip certificate verification (self-signed certificates)"`
 	ProbeInterval        string `env:"STASIS_PROBE_INTERVAL" envDefault:"50ms" flag:"probe-interval" help:"how often readiness probes run"`
 	WarmupURL            string `env:"STASIS_WARMUP_URL" flag:"warmup-url" help:"URL(s) to request before the checkpoint, comma-separated"`
 	WarmupRequests       string `env:"STASIS_WARMUP_REQUESTS" envDefault:"0" flag:"warmup-requests" help:"how many warm-up requests"`
@@ -56,6 +57,7 @@ type Config struct {
 	CheckpointTimeout      time.Duration
 	CheckpointDelay        time.Duration
 	ProbeInterval          time.Duration
+	ProbeInsecure          bool
 	WarmupURLs             []string
 	WarmupRequests         int
 	WarmupConcurrency      int

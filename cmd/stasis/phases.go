@@ -29,7 +29,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		Environ: environ, EnvMatch: cfg.RestoreEnvMatch,
 		Warmup: triggers.WarmupConfig{URLs: cfg.WarmupURLs, Requests: cfg.WarmupRequests,
 			Concurrency: cfg.WarmupConcurrency, Duration: cfg.WarmupDuration, Cmd: cfg.WarmupCmd,
-			Delay: cfg.CheckpointDelay, MinSuccess: cfg.WarmupMinSuccess},
+			Delay: cfg.CheckpointDelay, MinSuccess: cfg.WarmupMinSuccess, Insecure: cfg.ProbeInsecure},
 	}
 	if cfg.Mode == "run" {
 		return ph, nil

@@ -125,6 +125,7 @@ func healthProbe(cfg Config, st supervisor.Status) (healthcheck.Probe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("STASIS_HEALTH: %w", err)
 	}
+	healthcheck.SetInsecure(p, cfg.ProbeInsecure)
 	return p, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ func validate(s settings, command []string) (Config, error) {
 		CheckpointTimeout:    v.duration("STASIS_CHECKPOINT_TIMEOUT", s.CheckpointTimeout),
 		CheckpointDelay:      v.duration("STASIS_CHECKPOINT_DELAY", s.CheckpointDelay),
 		ProbeInterval:        v.duration("STASIS_PROBE_INTERVAL", s.ProbeInterval),
+		ProbeInsecure:        v.boolean("STASIS_PROBE_INSECURE", s.ProbeInsecure),
 		WarmupRequests:       v.count("STASIS_WARMUP_REQUESTS", s.WarmupRequests, 0, math.MaxInt32),
 		WarmupConcurrency:    v.count("STASIS_WARMUP_CONCURRENCY", s.WarmupConcurrency, 1, 4096),
 		WarmupDuration:       v.duration("STASIS_WARMUP_DURATION", s.WarmupDuration),
@@ -190,6 +192,10 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 			v.fail("STASIS_HEALTH", c.Health, err.Error())
 		}
 	}
+	if c.ProbeInsecure {
+		v.insecureTargets(c, s)
+		c.Spec.SetInsecure(true)
+	}
 	if len(c.Command) == 0 {
 		v.fail("command", "", "no command given: usage: stasis [flags] -- CMD [ARGS...]")
 	} else if c.Command[0] == "" {
@@ -221,4 +227,26 @@ func systemDir(dir string) string {
 		}
 	}
 	return ""
+}
+
+// insecureTargets refuses STASIS_PROBE_INSECURE=true when an https target
+// is not on the loopback interface: skipping verification is for the
+// self-signed certificate of this container's own JVM, never for a service
+// elsewhere.
+func (v *validator) insecureTargets(c *Config, s settings) {
+	var urls []string
+	for _, cond := range c.Spec.Conditions {
+		urls = append(urls, cond.Raw)
+	}
+	urls = append(append(urls, c.Health), c.WarmupURLs...)
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "https" {
+			continue
+		}
+		if !healthcheck.IsLoopbackHost(u.Hostname()) {
+			v.fail("STASIS_PROBE_INSECURE", s.ProbeInsecure, fmt.Sprintf("applies to loopback targets only (127.0.0.1, ::1, localhost), and %s is not one: remove it, or give the service a certificate that verifies", raw))
+			return
+		}
+	}
 }
