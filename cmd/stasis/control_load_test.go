@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -18,16 +19,7 @@ import (
 func TestHealthcheckUnderHundredParallelClients(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	startNS(t, []string{"STASIS_STATE_DIR=" + state}, "--mode=run", "--", "/bin/sleep", "120")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(control.SocketPath(state)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no control socket")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitControl(t, state)
 	for range 30 { // idle clients: connected, never asking
 		c, err := net.Dial("unix", control.SocketPath(state))
 		if err != nil {
@@ -57,5 +49,25 @@ func TestHealthcheckUnderHundredParallelClients(t *testing.T) {
 	wg.Wait()
 	if failed > 0 {
 		t.Fatalf("%d of 100 healthchecks failed; last: %s", failed, last)
+	}
+}
+
+// waitControl waits until the stasis of state answers on its control
+// socket. The socket file appearing is not enough: bind(2) creates it a
+// moment before listen(2), and a connect in between is refused.
+func waitControl(t *testing.T, state string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := control.Call(ctx, state, control.Request{Op: control.OpStatus})
+		cancel()
+		if err == nil && resp.OK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stasis does not answer on its control socket: %+v %v", resp, err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

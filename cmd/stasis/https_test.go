@@ -10,9 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"stasis/control"
 )
 
 // `stasis healthcheck` probes an https service: a self-signed certificate
@@ -25,16 +22,7 @@ func TestHealthcheckHTTPS(t *testing.T) {
 	defer srv.Close()
 	state := filepath.Join(t.TempDir(), "state")
 	startNS(t, []string{"STASIS_STATE_DIR=" + state}, "--mode=run", "--", "/bin/sleep", "60")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(control.SocketPath(state)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no control socket")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitControl(t, state)
 	health := func(env ...string) (int, string) {
 		cmd := exec.Command(stasisBin, "healthcheck")
 		cmd.Env = append(append(os.Environ(), "STASIS_STATE_DIR="+state), env...)

@@ -31,16 +31,7 @@ func TestHealthcheckAfterCleanExit(t *testing.T) {
 	}
 	// A new stasis in the same state directory removes the note at once.
 	r = startNS(t, []string{"STASIS_STATE_DIR=" + state}, "--mode=run", "--", "/bin/sleep", "30")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(control.SocketPath(state)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no control socket: %s", r.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitControl(t, state)
 	if _, ok := control.Exited(state); ok {
 		t.Fatal("the last run's exit note outlived the new start")
 	}
