@@ -42,13 +42,18 @@ func TestBusyIsAnAnswer(t *testing.T) {
 	listen(t, dir, r.handle)
 	idle(t, dir, maxConns)
 	time.Sleep(50 * time.Millisecond) // the server has accepted them all
-	for range 5 {
+	// Clients that send at once and clients slower than the server: the
+	// request is read before the reply, so neither write nor read fails.
+	for _, delay := range []time.Duration{0, 0, 0, 100 * time.Millisecond, 300 * time.Millisecond} {
 		c, err := net.Dial("unix", SocketPath(dir))
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write([]byte(`{"op":"health"}` + "\n"))
+		time.Sleep(delay)
+		if _, err := c.Write([]byte(`{"op":"health"}` + "\n")); err != nil {
+			t.Fatalf("write after %v: %v", delay, err)
+		}
 		line, err := bufio.NewReader(c).ReadBytes('\n')
 		c.Close()
 		if err != nil {
