@@ -186,3 +186,15 @@ func FuzzSplitWords(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseShare(f *testing.F) {
+	for _, s := range []string{"0.95", "95%", "1", "0", "-0.1", "NaN", "1e-3", "100 %", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseShare(s)
+		if err == nil && (v < 0 || v > 1 || v != v) {
+			t.Fatalf("parseShare(%q) = %v, outside 0..1", s, v)
+		}
+	})
+}

@@ -188,3 +188,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOwned: a template never claims a name outside the directory, and a
+// name matches its own template-free spelling.
+func FuzzOwned(f *testing.F) {
+	for _, s := range []string{"pages-1.img", "core-12.img", "stats-dump", "disk.img", "a/pages-1.img", "pages-.img", "%u"} {
+		f.Add(s)
+	}
+	names := Names{"pages-%u.img", "core-%u.img", "stats-%s", "ghost-file-%x.img", "pages-%d.img", "%s"}
+	f.Fuzz(func(t *testing.T, name string) {
+		if names.Owned(name) && strings.ContainsRune(name, '/') {
+			t.Fatalf("owned a path into a subdirectory: %q", name)
+		}
+		if !strings.ContainsRune(name, '%') && !strings.ContainsRune(name, '/') && !(Names{name}).Owned(name) {
+			t.Fatalf("a literal template does not match itself: %q", name)
+		}
+	})
+}
