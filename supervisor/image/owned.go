@@ -16,6 +16,12 @@ import (
 // lists (supervisor/engine); stasis adds its own (the manifest and its
 // temporary file). The image directory belongs to the user: nothing else in
 // it is ever removed, listed in a manifest or changed.
+//
+// Ownership goes by name, not by "listed in the last manifest": a dump must
+// start from a directory without the engine's files of an earlier, failed
+// or interrupted run, since CRIU creates every image file with O_EXCL
+// (checkpoint-restore/criu criu/include/image.h, O_DUMP) and a stale
+// stats-dump would vouch for a dump that never finished.
 type Names []string
 
 // stasisNames are the files stasis itself writes into the image directory.
