@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // `stasis healthcheck` probes an https service: a self-signed certificate
@@ -51,4 +53,44 @@ func TestBinaryUnder8MB(t *testing.T) {
 		t.Fatalf("stasis is %d bytes, over 8 MiB", fi.Size())
 	}
 	t.Logf("stasis is %.2f MiB", float64(fi.Size())/(1<<20))
+}
+
+// A checkpoint run whose readiness probe and warm-up are https, against a
+// self-signed loopback service: with STASIS_PROBE_INSECURE=true the run
+// checkpoints (real CRIU, the criu engine dumping a plain process) after
+// every warm-up request went over TLS; without it, readiness never holds.
+func TestCheckpointWithHTTPSProbeAndWarmup(t *testing.T) {
+	criu := needCRIU(t)
+	var hits atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			hits.Add(1)
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	run := func(insecure string) (*stasisRun, string) {
+		dir := filepath.Join(t.TempDir(), "img")
+		r := startNS(t, []string{"STASIS_CRIU=" + criu, "STASIS_PROBE_INSECURE=" + insecure},
+			"--mode=checkpoint", "--engine=criu", "--gc-before-checkpoint=false", "--image-dir="+dir,
+			"--state-dir="+filepath.Join(filepath.Dir(dir), "state"), "--checkpoint-timeout=5s",
+			"--checkpoint-on="+srv.URL+"/ready", "--warmup-url="+srv.URL+"/warm", "--warmup-requests=20",
+			"--", "/bin/sleep", "600")
+		return r, dir
+	}
+	r, dir := run("true")
+	if code := r.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("insecure https checkpoint run: exit %d\n%s", code, r.stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stasis.json")); err != nil {
+		t.Fatalf("no manifest: %v", err)
+	}
+	if n := hits.Load(); n < 21 {
+		t.Fatalf("the service saw %d requests over TLS, want the readiness probe and 20 warm-up requests", n)
+	}
+	r, _ = run("false")
+	if code := r.wait(t, 2*time.Minute); code != 3 || !strings.Contains(r.stderr.String(), "certificate") {
+		t.Fatalf("verified https against a self-signed certificate: exit %d, want 3 naming the certificate\n%s", code, r.stderr.String())
+	}
 }
