@@ -31,10 +31,16 @@ var criuImageFiles = []string{
 // the image constraints and score (src/java.base/share/native/libcrexec/
 // image_constraints.cpp "tags", image_score.cpp "score"), and the engine
 // and CPU-feature records the test double keeps where CRaC keeps its own
-// (testdata/fakejdk). Warp's own file names are not published: its images
-// use the same launcher, and the double's warp is CRIU.
+// (testdata/fakejdk).
 var cracFiles = []string{"dump4.log", "restore.log", "cppath", "perfdata", "tags", "score",
 	"engine", "cpufeatures"}
+
+// warpFiles: Warp is closed source; its image is a core.img (an ELF core
+// file) with metadata whose names are not published (RUNTIMES.md, from
+// Azul's documentation and third-party logs). Unknown names are neither
+// listed nor removed: they stay, as any file that is not known to be the
+// engine's. The double's warp is CRIU, whose names come with cracFiles.
+var warpFiles = []string{"core.img"}
 
 // openj9Files: OpenJ9 logs CRIU to criu.log in the image directory unless
 // told otherwise (RUNTIMES.md, InternalCRIUSupport); restore.log is stasis's.
@@ -45,6 +51,11 @@ var criuFiles = []string{"dump.log", "restore.log", "stdout.fifo", "stderr.fifo"
 
 func withCRIU(own []string) []string { return append(append([]string{}, criuImageFiles...), own...) }
 
-func (*CRaC) ImageFiles() []string   { return withCRIU(cracFiles) }
+func (e *CRaC) ImageFiles() []string {
+	if e.Warp {
+		return withCRIU(append(append([]string{}, cracFiles...), warpFiles...))
+	}
+	return withCRIU(cracFiles)
+}
 func (*OpenJ9) ImageFiles() []string { return withCRIU(openj9Files) }
 func (*CRIU) ImageFiles() []string   { return withCRIU(criuFiles) }
