@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"stasis/supervisor/image"
 )
 
 // The command lines for java and criu, one line per case: a flag change
@@ -128,5 +130,25 @@ func TestParseFreeRatios(t *testing.T) {
 	}
 	if _, _, err := parseFreeRatios("[Global flags]\n"); err == nil {
 		t.Fatal("no flags must be an error")
+	}
+}
+
+// Each engine owns the names its runtime writes into the image directory,
+// and none of them claims a user's file.
+func TestImageFiles(t *testing.T) {
+	owns := func(e Engine, name string) bool { return image.Names(e.ImageFiles()).Owned(name) }
+	for _, c := range []struct {
+		engine, name string
+		want         bool
+	}{
+		{"criu", "pages-1.img", true}, {"criu", "dump.log", true}, {"criu", "stdout.fifo", true},
+		{"crac", "dump4.log", true}, {"crac", "cppath", true}, {"crac", "core-1001.img", true},
+		{"warp", "core.img", true}, {"openj9", "criu.log", true},
+		{"criu", "dump4.log", false}, {"crac", "core.img", false}, {"openj9", "app.log", false},
+		{"crac", "disk.img", false},
+	} {
+		if got := owns(New(c.engine), c.name); got != c.want {
+			t.Errorf("%s owns %s: %v, want %v", c.engine, c.name, got, c.want)
+		}
 	}
 }
