@@ -35,8 +35,10 @@ var podmanLimits = []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4
 // checkpoint container: the checkpoint capability, SYS_PTRACE, and no seccomp filter (CRIU
 // must suspend the JVM's filter, which the kernel refuses to a tracer under seccomp). The
 // checkpoint capability is SYS_ADMIN here: `criu dump` run privileged probes the kernel by
-// creating a network namespace ("kerndat: Unable create a network namespace: Operation not
-// permitted" with CHECKPOINT_RESTORE alone, measured with podman and CRIU 4.2.1).
+// creating a network namespace ("Unable create a network namespace: Operation not permitted"
+// with CHECKPOINT_RESTORE alone, measured with podman and CRIU 4.2.1; checkpoint-restore/criu
+// criu/kerndat.c root_only_init, skipped under --unprivileged, which then needs only
+// CHECKPOINT_RESTORE and SYS_PTRACE, measured too).
 var buildCaps = []string{"--cap-add=SYS_ADMIN", "--cap-add=SYS_PTRACE", "--security-opt", "seccomp=unconfined"}
 
 // restoreCaps are the restore's: the same capabilities, since CRIU gives the JVM back those it
