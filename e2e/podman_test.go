@@ -208,12 +208,14 @@ func podman(args ...string) (string, error) {
 // with its state (GET /count answers one more than the checkpoint's warm-up), that it was
 // restored, not started cold, that `stasis healthcheck` answers, and that a stop ends it
 // with the JVM's own status.
-func restoreRun(t *testing.T, f *podmanFixture, image string) {
+// extra are more options of podman run.
+func restoreRun(t *testing.T, f *podmanFixture, image string, extra ...string) {
 	t.Helper()
 	name := fmt.Sprintf("%s-%s", prefix, strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"))
 	port := freePort(t)
 	args := append(append([]string{"run", "-d", "--name", name}, f.runtime...), podmanLimits...)
 	args = append(args, restoreCaps...)
+	args = append(args, extra...)
 	args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), image)
 	t.Cleanup(func() { exec.Command("podman", "rm", "-f", name).Run() })
 	start := time.Now()
@@ -273,6 +275,15 @@ func TestPodmanBuildCheckpoint(t *testing.T) {
 		}
 	}
 	restoreRun(t, f, f.image)
+}
+
+// TestPodmanRestoreReadOnlyRoot restores the built image the way examples/kubernetes runs it:
+// a read-only root filesystem (the image directory with it), STASIS_STATE_DIR and /tmp on
+// tmpfs. The product promises that everything a restore writes goes to STASIS_STATE_DIR; CRIU
+// binds the JVM's attach socket in /tmp again.
+func TestPodmanRestoreReadOnlyRoot(t *testing.T) {
+	f := podmanSetup(t)
+	restoreRun(t, f, f.image, "--read-only", "--tmpfs", "/run/stasis", "--tmpfs", "/tmp")
 }
 
 // TestPodmanBuildCheckpointChrootIsolation: with `--isolation chroot` a RUN step gets no PID
