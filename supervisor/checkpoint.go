@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -122,6 +123,14 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = ck.stdio.Stdin(), ck.stdio.Stdout(), ck.stdio.Stderr()
+	// The JVM leads a session of its own. CRIU refuses to dump a process
+	// whose session leader is outside its PID namespace (checkpoint-restore/
+	// criu criu/cr-dump.c, "A session leader of N(N) is outside of its pid
+	// namespace"), and stasis cannot always lead one itself: in an image
+	// build's RUN step it is the build shell's child, and when that shell
+	// gives it a process group of its own, setsid fails while its session
+	// is still the one the build began outside.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	s.State.setPhase(PhaseLaunching)
 	launched := time.Now()
 	if ck.jvm, err = s.Start(cmd); err != nil {
