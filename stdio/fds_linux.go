@@ -26,6 +26,25 @@ func newPipe(name string) (r, w *os.File, err error) {
 	return os.NewFile(uintptr(p[0]), "|"+name), os.NewFile(uintptr(p[1]), name+"|"), nil
 }
 
+// inode is f's inode number: for a pipe, the number in its /proc/PID/fd link "pipe:[INODE]".
+// It goes through SyscallConn: f.Fd() would put the poller's non-blocking read side into
+// blocking mode, and read deadlines (Pause, Close) would stop working.
+func inode(f *os.File) (uint64, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("syscall conn of %s: %w", f.Name(), err)
+	}
+	var st unix.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
+		return 0, fmt.Errorf("control %s: %w", f.Name(), err)
+	}
+	if serr != nil {
+		return 0, fmt.Errorf("fstat %s: %w", f.Name(), serr)
+	}
+	return st.Ino, nil
+}
+
 // openFIFO creates path as a FIFO (mode 0600) if missing and opens its read side read-write
 // and non-blocking, then the child's write side. Holding it read-write means the write open never
 // blocks, a writer never gets EPIPE while stasis does not read, and EOF never comes.

@@ -50,6 +50,7 @@ type Set struct {
 	out, err              *forwarder
 	tail                  *tail
 	fifo                  bool
+	inodes                [2]uint64 // pipes: the inodes of stdout's and stderr's pipe
 }
 
 // Pipes returns a Set whose stdin is /dev/null and whose stdout and stderr are pipes.
@@ -99,16 +100,33 @@ func newSet(opt Options, fifo bool, open func(name string) (r, w *os.File, err e
 		return nil, err
 	}
 	s.stdout, s.out = outW, newForwarder("stdout", outR, opt.Stdout, opt.Tap, s.tail, fifo)
+	if !fifo {
+		if s.inodes[0], err = inode(outR); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+	}
 	errR, errW, err := open("stderr")
 	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
 	s.stderr, s.err = errW, newForwarder("stderr", errR, opt.Stderr, opt.Tap, s.tail, fifo)
+	if !fifo {
+		if s.inodes[1], err = inode(errR); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+	}
 	s.out.start()
 	s.err.start()
 	return s, nil
 }
+
+// PipeInodes are the inode numbers of the stdout and stderr pipes (0 for FIFO sets): the names
+// CRIU gives them in an image ("pipe:[INODE]"), by which `criu restore --inherit-fd` finds the
+// pipes a restore connects in their place. They stay valid after the child's ends are closed.
+func (s *Set) PipeInodes() (stdout, stderr uint64) { return s.inodes[0], s.inodes[1] }
 
 // Stdin is the child's stdin (/dev/null), for exec.Cmd.Stdin.
 func (s *Set) Stdin() *os.File { return s.stdin }

@@ -25,15 +25,21 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	if err != nil {
 		return &RestoreError{Err: err}
 	}
-	set, err := restoreStdio(eng, ph.Opt.Dir)
+	// Plain pipes: criu reconnects them to the restored JVM (--inherit-fd),
+	// a restoring launcher hands its own stdio on.
+	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
 		return &RestoreError{Err: err}
 	}
 	rctx, cancel := context.WithTimeout(ctx, ph.RestoreTimeout)
 	defer cancel()
 	opt := ph.Opt
-	p, err := eng.Restore(rctx, &engine.RestoreJob{Options: opt, Host: s, Java: ph.Java, PID: m.PID,
-		Stdio: set, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log})
+	job := &engine.RestoreJob{Options: opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
+		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log}
+	if m.StdioPipes != nil {
+		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
+	}
+	p, err := eng.Restore(rctx, job)
 	if err != nil {
 		_ = set.Close(time.Second)
 		s.Cleanup()
@@ -87,14 +93,4 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 		return nil, nil, errors.New("no criu found (set STASIS_CRIU)")
 	}
 	return eng, m, nil
-}
-
-// restoreStdio opens the FIFOs before CRIU runs, so a reader exists when it
-// reconnects the restored JVM's writers; the crac launcher gets pipes.
-func restoreStdio(eng engine.Engine, dir string) (*stdio.Set, error) {
-	opt := stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr}
-	if eng.FIFOStdio() {
-		return stdio.FIFOs(dir, opt)
-	}
-	return stdio.Pipes(opt)
 }

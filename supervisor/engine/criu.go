@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"stasis/reaper"
 	"stasis/triggers/attach"
 )
@@ -147,18 +149,22 @@ func (e *CRIU) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, err
 }
 
 func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Process, error) {
-	// The pidfile's directory (the state directory) is not created by anyone
-	// else before this point, and --pidfile fails the whole restore when the
-	// file already exists.
-	if err := os.MkdirAll(filepath.Dir(j.PIDFile), 0o700); err != nil {
-		return nil, fmt.Errorf("create the directory of the pidfile: %w", err)
+	if j.StdioPipes[0] == 0 || j.StdioPipes[1] == 0 {
+		return nil, errors.New("the image does not name the JVM's stdout and stderr pipes (an image from an older stasis, whose stdio were FIFOs): checkpoint again")
 	}
-	if err := os.Remove(j.PIDFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale pidfile: %w", err)
+	if err := clearWorkFiles(j.WorkDir, logName, j.PIDFile); err != nil {
+		return nil, err
 	}
-	logPath := filepath.Join(j.Dir, logName)
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.PIDFile, logName, !haveCap(capNetAdmin))
-	if err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit); err != nil {
+	logPath := filepath.Join(j.WorkDir, logName)
+	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
+	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, !haveCap(capNetAdmin))
+	err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
+	// Only the restored JVM holds the write ends now: its exit brings EOF.
+	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {
+		j.Log.Warn("close stasis's copies of the JVM's stdio", "err", cerr)
+	}
+	if err != nil {
 		return nil, withTail(err, logPath, 10)
 	}
 	b, err := os.ReadFile(j.PIDFile)
@@ -172,4 +178,34 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	// The JVM may already have exited: Adopt hands over the status the reaper
 	// kept for it.
 	return j.Host.Adopt(pid), nil
+}
+
+// clearWorkFiles makes the work directory (the state directory, created by
+// nobody else before this point) and removes what an earlier restore left
+// there: --pidfile fails the whole restore when the file exists, and a stale
+// log would pass for this run's in an error message.
+func clearWorkFiles(dir, logName, pidfile string) error {
+	if err := WritableDir(dir); err != nil {
+		return fmt.Errorf("STASIS_STATE_DIR: %w: a restore writes CRIU's log, work files and pidfile there (the image directory may be read-only); mount a writable directory there (Kubernetes: an emptyDir)", err)
+	}
+	for _, f := range []string{filepath.Join(dir, logName), filepath.Join(dir, "stats-restore"), pidfile} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove what an earlier restore left (STASIS_STATE_DIR): %w", err)
+		}
+	}
+	return nil
+}
+
+// WritableDir creates dir (0700) if it is missing and says whether this
+// process may create files in it, without writing anything: access(2) with
+// W_OK answers EROFS for a read-only mount and EACCES for a directory of
+// another user.
+func WritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create %s: %w", dir, err)
+	}
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	return nil
 }

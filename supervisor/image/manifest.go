@@ -45,6 +45,18 @@ type Manifest struct {
 	Phases        Phases    `json:"phases"`
 	ImageBytes    int64     `json:"image_bytes"`
 	Files         []File    `json:"files"`
+
+	// StdioPipes are the inodes of the pipes that were the JVM's stdout and
+	// stderr at checkpoint: a restore by criu hands new pipes in their place
+	// (--inherit-fd), so no stdio lives in the image directory.
+	StdioPipes *StdioPipes `json:"stdio_pipes,omitempty"`
+}
+
+// StdioPipes names the JVM's stdout and stderr pipes as CRIU's image does:
+// "pipe:[INODE]".
+type StdioPipes struct {
+	Stdout uint64 `json:"stdout"`
+	Stderr uint64 `json:"stderr"`
 }
 
 // Phases are the checkpoint run's durations, in milliseconds.
