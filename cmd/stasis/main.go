@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"time"
 
 	"stasis/control"
 	"stasis/stdio"
@@ -51,10 +52,17 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
-	log := newLogger(cfg, stderr)
+	lw := newLogWriter(stderr)
+	log := newLogger(cfg, stderr, lw)
 	err = initMain(cfg, ph, log)
-	return exitCode(err, log)
+	code := exitCode(err, log)
+	lw.Flush(logFlushTimeout)
+	return code
 }
+
+// logFlushTimeout is how long stasis's last log lines may take to reach a
+// slow or blocked stderr before it exits anyway.
+const logFlushTimeout = time.Second
 
 // initMain is the init: signal handlers and the reaper first, then the
 // control socket, then the phases.
