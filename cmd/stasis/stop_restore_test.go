@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,4 +235,74 @@ func pipeSize(t *testing.T, w *os.File) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// matchManifest rewrites the manifest's entry for every file in dir so that
+// it matches the file as it is now: an image damaged after its checksums
+// were taken (or by a copy that kept sizes), which only CRIU can notice.
+func matchManifest(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "stasis.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m["files"].([]any) {
+		e := f.(map[string]any)
+		fi, err := os.Stat(filepath.Join(dir, e["name"].(string)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e["size"] = fi.Size()
+		e["crc32c"] = crc32c(t, filepath.Join(dir, e["name"].(string)))
+	}
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func crc32c(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%08x", crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// TestRestoreLogStaysUnderItsCap: a pages image truncated behind the
+// manifest's back makes `criu restore` loop, its -v4 log growing by
+// gigabytes. The log never passes its cap (256 MiB), and nothing that the
+// restore left behind keeps writing it after stasis gave up.
+func TestRestoreLogStaysUnderItsCap(t *testing.T) {
+	s := newService(t, 0)
+	s.checkpoint(t)
+	damage(t, s.dir)
+	matchManifest(t, s.dir)
+	start := time.Now()
+	r := s.start(t, "--on-restore-failure=fail", "--restore-timeout=5m")
+	code := r.wait(t, 6*time.Minute)
+	took := time.Since(start)
+	t.Logf("exit %d after %v\nstderr: %s", code, took.Round(time.Millisecond), tailString(r.stderr.String(), 1500))
+	if code != 4 {
+		t.Fatalf("exit %d, want 4", code)
+	}
+	if took > 3*time.Minute {
+		t.Fatalf("the restore went on for %v with its log at the cap: it should end when the log reaches it", took)
+	}
+	fi, err := os.Stat(filepath.Join(s.state, "restore.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restore.log: %d bytes", fi.Size())
+	if fi.Size() > 256<<20 {
+		t.Fatalf("restore.log grew to %d bytes, past its 256 MiB cap", fi.Size())
+	}
 }

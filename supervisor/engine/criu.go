@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"stasis/reaper"
 	"stasis/triggers/attach"
 )
@@ -192,20 +190,6 @@ func clearWorkFiles(dir, logName, pidfile string) error {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove what an earlier restore left (STASIS_STATE_DIR): %w", err)
 		}
-	}
-	return nil
-}
-
-// WritableDir creates dir (0700) if it is missing and says whether this
-// process may create files in it, without writing anything: access(2) with
-// W_OK answers EROFS for a read-only mount and EACCES for a directory of
-// another user.
-func WritableDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("cannot create %s: %w", dir, err)
-	}
-	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
-		return fmt.Errorf("%s is not writable: %w", dir, err)
 	}
 	return nil
 }
