@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,6 +140,15 @@ func TestStopDuringRestore(t *testing.T) {
 	t.Run("right after the restore: the JVM's own status", func(t *testing.T) {
 		r := s.start(t)
 		r.waitOutput(t, "INF restored", time.Minute)
+		// criu restore ran with its file size capped; the restored JVM has
+		// its own limit back.
+		limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", jvmOf(t, r)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`Max file size\s+unlimited\s+unlimited`).Match(limits) {
+			t.Fatalf("the restored JVM kept a file size limit:\n%s", limits)
+		}
 		start := time.Now()
 		_ = syscall.Kill(r.hostPID, syscall.SIGTERM)
 		if code := r.wait(t, time.Minute); code != 143 {
