@@ -176,3 +176,30 @@ func TestReadOnlyStateDirIsNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreErrorShowsThisRunsLog: a criu that fails before it writes any
+// log must not have a stale restore.log (an earlier restore's, in the state
+// or the image directory) quoted as the reason.
+func TestRestoreErrorShowsThisRunsLog(t *testing.T) {
+	s, _ := loopImage(t)
+	state := filepath.Join(t.TempDir(), "state")
+	for _, dir := range []string{state, s.dir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "restore.log"), []byte("STALE LINE from an earlier restore\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failing := filepath.Join(t.TempDir(), "criu")
+	if err := os.WriteFile(failing, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := startNS(t, nil, append([]string{"--criu=" + failing, "--on-restore-failure=fail"}, s.args(state)...)...)
+	if code := r.wait(t, time.Minute); code != 4 {
+		t.Fatalf("exit %d, want 4\nstderr: %s", code, r.stderr.String())
+	}
+	if out := r.stderr.String(); strings.Contains(out, "STALE") || !strings.Contains(out, "criu restore exit status 1") {
+		t.Fatalf("the error quotes another run's log, or not criu's failure:\n%s", out)
+	}
+}
