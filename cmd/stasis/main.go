@@ -85,7 +85,9 @@ func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) error {
 	ctl := make(chan *control.Server, 1)
 	go func() {
 		srv, err := sup.ServeControl(cfg.StateDir, log)
-		if err != nil {
+		if perr := stateDirProblem(cfg.StateDir); err != nil && perr != nil {
+			log.Error("no control socket: "+perr.Error(), "err", err)
+		} else if err != nil {
 			log.Warn("no control socket: stasis checkpoint, status and healthcheck will not answer", "err", err)
 		}
 		ctl <- srv

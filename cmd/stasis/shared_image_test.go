@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -172,6 +173,17 @@ func TestReadOnlyStateDirIsNamed(t *testing.T) {
 			if !strings.Contains(out, "STASIS_STATE_DIR") || !strings.Contains(out, "read-only file system") ||
 				!strings.Contains(out, "emptyDir") || strings.Contains(out, "Can't create log file") {
 				t.Fatalf("the message does not name the state directory and the fix:\n%s", out)
+			}
+			if !strings.Contains(out, "no control socket: STASIS_STATE_DIR="+state) {
+				t.Fatalf("the missing control socket is not explained:\n%s", out)
+			}
+			// `stasis healthcheck` in such a container says so, instead of
+			// "starting" for ever.
+			code, hc := runOutput(t, exec.Command("unshare", "--mount", "/bin/sh", "-c",
+				readOnly(root)+`exec "$@"`, "sh", stasisBin, "healthcheck", "--state-dir="+state))
+			if code != 1 || strings.Contains(hc, "starting") || !strings.Contains(hc, "STASIS_STATE_DIR="+state) ||
+				!strings.Contains(hc, "emptyDir") {
+				t.Fatalf("healthcheck: exit %d: %s", code, hc)
 			}
 		})
 	}

@@ -128,6 +128,8 @@ func healthProbe(cfg Config, st supervisor.Status) (healthcheck.Probe, error) {
 // stasis has not started yet, or runs with another STASIS_STATE_DIR.
 func noAnswer(stateDir string, err error) string {
 	switch {
+	case errors.Is(err, os.ErrNotExist) && stateDirProblem(stateDir) != nil:
+		return stateDirProblem(stateDir).Error() // it never will be there
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Sprintf("starting: no control socket at %s yet (is stasis PID 1 with STASIS_STATE_DIR=%s?)", control.SocketPath(stateDir), stateDir)
 	case errors.Is(err, context.DeadlineExceeded):
