@@ -79,7 +79,7 @@ func stopAndCheck(t *testing.T, r *stasisRun, sig syscall.Signal) {
 	}
 }
 
-// hangImageCheck replaces the smallest image file with a FIFO that nobody
+// hangImageCheck replaces the manifest's last image file with a FIFO that nobody
 // writes, and makes the manifest list it as empty: reading it for its
 // checksum blocks, as on a stalled network volume.
 func hangImageCheck(t *testing.T, dir string) {

@@ -31,11 +31,11 @@ func (*CRIU) LaunchArgv(command []string, _ Options) ([]string, error) {
 }
 
 // Checkpoint: GC and trim through the attach client (a Jetty service's image
-// went from 118 MB to 52 MB), stop reading the stdio FIFOs during the dump,
+// went from 118 MB to 52 MB), stop reading the stdio pipes during the dump,
 // dump, and check that the dump says it finished and the JVM is gone.
-// CRIU 4.2.1 does not save what sits in the FIFOs (the dumped tree holds only
-// their write ends; no fifo-data.img is written), so after the dump stasis
-// prints it: every line appears once, in this run.
+// CRIU does not save what sits in the pipes (the dumped tree holds only their
+// write ends: checkpoint-restore/criu criu/pipes.c, dump_one_pipe_data()), so
+// after the dump stasis prints it: every line appears once, in this run.
 func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	if j.GC {
 		shrink(ctx, j)
