@@ -148,15 +148,15 @@ func (f *forwarder) stop(deadline time.Time) {
 	f.cond.Broadcast()
 }
 
-// wait waits for the goroutine after stop, then closes the read side.
-func (f *forwarder) wait(timeout time.Duration) error {
-	t := time.NewTimer(timeout)
+// wait waits for the goroutine after stop, until the deadline, then closes the read side.
+func (f *forwarder) wait(until time.Time) error {
+	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
 	var stuck error
 	select {
 	case <-f.done:
 	case <-t.C:
-		stuck = fmt.Errorf("stop forwarding %s: still busy after %v (destination blocked?)", f.name, timeout)
+		stuck = fmt.Errorf("stop forwarding %s: still busy at the deadline (destination blocked?)", f.name)
 	}
 	closeErr := f.r.Close()
 	if closeErr != nil {
@@ -165,7 +165,12 @@ func (f *forwarder) wait(timeout time.Duration) error {
 	f.mu.Lock()
 	err := f.err
 	f.mu.Unlock()
-	return errors.Join(stuck, err, f.lw.error(), closeErr)
+	if stuck != nil {
+		// The goroutine is blocked in a write to the destination, holding
+		// the line writer's lock: asking it for its error would block too.
+		return errors.Join(stuck, err, closeErr)
+	}
+	return errors.Join(err, f.lw.error(), closeErr)
 }
 
 func (f *forwarder) setErr(err error) {

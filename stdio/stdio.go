@@ -155,8 +155,11 @@ func (s *Set) Close(drainTimeout time.Duration) error {
 	deadline := time.Now().Add(drainTimeout)
 	s.out.stop(deadline)
 	s.err.stop(deadline)
+	// One deadline for both: a blocked destination costs the grace once. The
+	// grace lets a write in progress to a slow destination finish.
+	until := deadline.Add(min(time.Second, drainTimeout))
 	for _, f := range []*forwarder{s.out, s.err} {
-		if err := f.wait(drainTimeout + time.Second); err != nil {
+		if err := f.wait(until); err != nil {
 			errs = multierror.Append(errs, err)
 		}
 	}

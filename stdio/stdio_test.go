@@ -263,3 +263,29 @@ func TestIdleTimerRestartsAfterALineCompletes(t *testing.T) {
 		t.Fatalf("the partial line was flushed %v after it was written, before its own idle period (%v)", el, IdleFlush)
 	}
 }
+
+// blockedWriter blocks every Write until release is closed.
+type blockedWriter struct{ release chan struct{} }
+
+func (b *blockedWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return len(p), nil
+}
+
+// TestCloseReturnsWhileTheDestinationIsBlocked: Close returns by its
+// deadline when stasis's own stdout does not take the child's output, so a
+// stop is never held up by it.
+func TestCloseReturnsWhileTheDestinationIsBlocked(t *testing.T) {
+	dst := &blockedWriter{release: make(chan struct{})}
+	defer close(dst.release)
+	s := pipeSet(t, Options{Stdout: dst, Stderr: dst})
+	run(t, s, numbered, "100")
+	start := time.Now()
+	err := s.Close(500 * time.Millisecond)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("Close took %v with a 500 ms drain timeout", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "still busy") {
+		t.Fatalf("Close did not say the destination was blocked: %v", err)
+	}
+}

@@ -57,9 +57,20 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	ws := s.Supervise(ctx, p)
 	s.State.setPhase(PhaseStopping)
 	s.log.Info("exited", "pid", p.Pid, "status", reaper.Describe(ws))
-	_ = set.Close(time.Second)
+	_ = set.Close(s.drainTimeout())
 	s.Cleanup()
 	return &ExitError{Name: "java", Status: ws}
+}
+
+// drainTimeout is how long the JVM's last output may take to reach stasis's
+// stdout once it exited: a second, unless a stop's timeout has run out
+// already (the JVM needed SIGKILL), when a blocked stdout must not delay the
+// exit further.
+func (s *Supervisor) drainTimeout() time.Duration {
+	if since, stopping := s.sinceStop(); stopping && since >= s.cfg.StopTimeout {
+		return 100 * time.Millisecond
+	}
+	return time.Second
 }
 
 // checkImageUnlessStopped is checkImage, abandoned when a stop is requested:

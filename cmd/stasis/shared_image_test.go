@@ -24,8 +24,14 @@ const loopCommand = `i=0; while :; do i=$((i+1)); echo "line $i"; sleep 0.005; d
 // checkpoint run's output.
 func loopImage(t *testing.T) (*service, string) {
 	t.Helper()
+	return loopImageOf(t, loopCommand)
+}
+
+// loopImageOf is loopImage for another shell loop.
+func loopImageOf(t *testing.T, loop string) (*service, string) {
+	t.Helper()
 	s := newService(t, 0)
-	s.command = []string{"/bin/sh", "-c", loopCommand}
+	s.command = []string{"/bin/sh", "-c", loop}
 	ck := s.start(t, "--checkpoint-on=delay:300ms")
 	if code := ck.wait(t, 3*time.Minute); code != 0 {
 		t.Fatalf("checkpoint run exit %d\nstderr: %s", code, ck.stderr.String())

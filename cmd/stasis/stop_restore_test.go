@@ -186,8 +186,33 @@ func TestFailedRestoreLeftoversKilledAtOnce(t *testing.T) {
 
 // TestStopTimeoutWithBlockedOutput: stasis's stdout and stderr are a full
 // pipe that nobody reads. A SIGTERM still kills a child that ignores it
-// after the stop timeout, counted from the signal, and stasis exits.
+// after the stop timeout, counted from the signal, and stasis exits: for a
+// cold start (the child has stasis's stdio) and for a restored loop that
+// keeps printing (its output forwarded by stasis, which blocks).
 func TestStopTimeoutWithBlockedOutput(t *testing.T) {
+	t.Run("cold", func(t *testing.T) {
+		dir := t.TempDir()
+		rec := filepath.Join(dir, "rec")
+		blockedStop(t, []string{"STASIS_TEST_KID=ignoreterm"}, func() bool {
+			b, _ := os.ReadFile(rec)
+			return strings.Contains(string(b), "ready")
+		}, "--stop-timeout=2s", "--state-dir="+filepath.Join(dir, "state"), "--", self(t), rec)
+	})
+	t.Run("restored", func(t *testing.T) {
+		s, _ := loopImageOf(t, `trap "" TERM; i=0; while :; do i=$((i+1)); echo "line $i"; done`)
+		blockedStop(t, []string{"STASIS_CRIU=" + s.criu}, func() bool {
+			// The restored loop runs once its output blocks stasis's.
+			_, err := os.Stat(filepath.Join(s.state, "restore.pid"))
+			return err == nil
+		}, s.args(s.state, "--stop-timeout=2s")...)
+	})
+}
+
+// blockedStop runs stasis with args as PID 1 of a fresh PID namespace, its
+// stdout and stderr a full pipe, waits until ready, sends SIGTERM and wants
+// the child killed (137) and stasis gone soon after the 2 s stop timeout.
+func blockedStop(t *testing.T, env []string, ready func() bool, args ...string) {
+	t.Helper()
 	requireNamespaces(t)
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -198,11 +223,8 @@ func TestStopTimeoutWithBlockedOutput(t *testing.T) {
 	if _, err := pw.Write(make([]byte, pipeSize(t, pw))); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "rec")
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", stasisBin, "--stop-timeout=2s",
-		"--state-dir="+filepath.Join(dir, "state"), "--", self(t), rec)
-	cmd.Env = append(os.Environ(), "STASIS_TEST_KID=ignoreterm")
+	cmd := exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", stasisBin}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -211,13 +233,11 @@ func TestStopTimeoutWithBlockedOutput(t *testing.T) {
 	r := &stasisRun{cmd: cmd}
 	r.hostPID = r.findStasis(t)
 	t.Cleanup(func() { _ = syscall.Kill(r.hostPID, syscall.SIGKILL); _ = cmd.Process.Kill() })
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, _ := os.ReadFile(rec); strings.Contains(string(b), "ready") {
-			break
-		}
+	deadline := time.Now().Add(time.Minute)
+	for !ready() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
 	_ = syscall.Kill(r.hostPID, syscall.SIGTERM)
 	done := make(chan error, 1)
