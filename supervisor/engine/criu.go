@@ -183,7 +183,7 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 // there: --pidfile fails the whole restore when the file exists, and a stale
 // log would pass for this run's in an error message.
 func clearWorkFiles(dir, logName, pidfile string) error {
-	if err := WritableDir(dir); err != nil {
+	if err := writableDir(dir); err != nil {
 		return fmt.Errorf("STASIS_STATE_DIR: %w: a restore writes CRIU's log, work files and pidfile there (the image directory may be read-only); mount a writable directory there (Kubernetes: an emptyDir)", err)
 	}
 	for _, f := range []string{filepath.Join(dir, logName), filepath.Join(dir, "stats-restore"), pidfile} {

@@ -31,11 +31,11 @@ func capFileSize(pid int, limit int64) error {
 	return nil
 }
 
-// WritableDir creates dir (0700) if it is missing and says whether this
+// writableDir creates dir (0700) if it is missing and says whether this
 // process may create files in it, without writing anything: access(2) with
 // W_OK answers EROFS for a read-only mount and EACCES for a directory of
 // another user.
-func WritableDir(dir string) error {
+func writableDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create %s: %w", dir, err)
 	}

@@ -6,4 +6,4 @@ import "errors"
 
 func capFileSize(int, int64) error { return errors.ErrUnsupported }
 
-func WritableDir(string) error { return errors.ErrUnsupported }
+func writableDir(string) error { return errors.ErrUnsupported }
