@@ -221,3 +221,46 @@ func TestRestoreErrorShowsThisRunsLog(t *testing.T) {
 		t.Fatalf("the error quotes another run's log, or not criu's failure:\n%s", out)
 	}
 }
+
+// TestJVMRestoresShareOneImageDirectory is TestRestoresShareOneImageDirectory
+// with the real JVM, which prints "tick N" every 5 ms and listens on a TCP
+// port: each restore runs in its own network namespace too (as replicas
+// do), where the restored listener can bind again.
+func TestJVMRestoresShareOneImageDirectory(t *testing.T) {
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8) from iproute2 to bring up lo in each restore's network namespace")
+	}
+	s := newService(t, 5)
+	ck := s.start(t, "--warmup-url="+s.url("/count"), "--warmup-requests=50")
+	if code := ck.wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("checkpoint run exit %d\nstderr: %s", code, ck.stderr.String())
+	}
+	last := lastNumber(ck.stdout.String(), "tick")
+	ownNet := `exec unshare --net /bin/sh -c 'ip link set lo up && exec "$@"' sh "$@"`
+	for _, n := range []int{2, 5} {
+		t.Run(fmt.Sprintf("%d restores", n), func(t *testing.T) {
+			runs := make([]*stasisRun, n)
+			for i := range runs {
+				runs[i] = startNSAfter(t, []string{"STASIS_CRIU=" + s.criu}, ownNet,
+					append([]string{"--image-dir=" + s.dir, "--state-dir=" + filepath.Join(t.TempDir(), "state"),
+						"--checkpoint-on=" + s.url("/count"), "--stop-timeout=5s", "--"}, s.command...)...)
+			}
+			for _, r := range runs {
+				r.waitOutput(t, "INF restored", time.Minute)
+			}
+			for _, r := range runs {
+				r.waitOutput(t, fmt.Sprintf("tick %d\n", last+100), time.Minute)
+			}
+			stopAll(t, runs)
+			for i, r := range runs {
+				got := numbers(r.stdout.String(), "tick")
+				for k, v := range got {
+					if v != last+1+k {
+						t.Fatalf("restore %d: tick line %d is %d, want %d (lines of another restore, or lost)\nstdout: %s",
+							i, k, v, last+1+k, tailString(r.stdout.String(), 600))
+					}
+				}
+			}
+		})
+	}
+}
