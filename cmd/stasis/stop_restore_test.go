@@ -339,3 +339,19 @@ func TestRestoreLogStaysUnderItsCap(t *testing.T) {
 		t.Fatalf("restore.log grew to %d bytes, past its 256 MiB cap", fi.Size())
 	}
 }
+
+// TestEnginesStopDuringRestore: the same stop while CRIU hangs, through the
+// double's restoring launcher (crac: the launcher runs criu, which hangs)
+// and through stasis's own criu (openj9).
+func TestEnginesStopDuringRestore(t *testing.T) {
+	for _, flavour := range []string{"crac", "openj9"} {
+		t.Run(flavour, func(t *testing.T) {
+			f := newFakeService(t, flavour, "auto")
+			f.checkpoint(t)
+			env, marker := hungCRIU(t, 600, 0)
+			r := f.start(t, env)
+			waitPath(t, r, marker, time.Minute)
+			stopAndCheck(t, r, syscall.SIGTERM)
+		})
+	}
+}
