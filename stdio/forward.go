@@ -21,9 +21,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 type action int
 
 const (
-	actRead  action = iota // keep reading
-	actDrain               // FIFO closing: read what is there without waiting, then stop
-	actStop                // stop now
+	actRead action = iota // keep reading
+	actStop               // stop now
 )
 
 // A forwarder owns the read side of one stream: a goroutine reads it and hands the bytes to a
@@ -32,7 +31,6 @@ const (
 type forwarder struct {
 	name string
 	r    *os.File // non-blocking, registered with the runtime poller
-	fifo bool
 	lw   *lineWriter
 
 	mu       sync.Mutex
@@ -46,8 +44,8 @@ type forwarder struct {
 	done     chan struct{}
 }
 
-func newForwarder(name string, r *os.File, dst io.Writer, tap func(string, string), t *tail, fifo bool) *forwarder {
-	f := &forwarder{name: name, r: r, fifo: fifo, done: make(chan struct{})}
+func newForwarder(name string, r *os.File, dst io.Writer, tap func(string, string), t *tail) *forwarder {
+	f := &forwarder{name: name, r: r, done: make(chan struct{})}
 	f.cond = sync.NewCond(&f.mu)
 	f.lw = newLineWriter(name, dst, tap, t)
 	return f
@@ -74,13 +72,7 @@ func (f *forwarder) run() {
 			f.setErr(fmt.Errorf("read %s: %w", f.name, err))
 			return
 		}
-		switch f.await() {
-		case actDrain:
-			if err := drainFile(f.r, buf, -1, f.deadline, f.lw.write); err != nil {
-				f.setErr(fmt.Errorf("drain %s: %w", f.name, err))
-			}
-			return
-		case actStop:
+		if f.await() == actStop {
 			return
 		}
 	}
@@ -101,8 +93,6 @@ func (f *forwarder) await() action {
 	switch {
 	case !f.closing:
 		return actRead
-	case f.fifo:
-		return actDrain
 	case time.Now().Before(f.deadline):
 		return actRead // woken from a pause by stop: read on until EOF or the deadline
 	}
@@ -148,29 +138,25 @@ func (f *forwarder) resume() {
 	f.cond.Broadcast()
 }
 
-// stop asks the goroutine to forward what is left and return: pipes read until EOF or the
-// deadline; FIFOs, which never see EOF, read until empty.
+// stop asks the goroutine to forward what is left and return: it reads until EOF or the
+// deadline.
 func (f *forwarder) stop(deadline time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closing, f.paused, f.deadline = true, false, deadline
-	d := deadline
-	if f.fifo {
-		d = aLongTimeAgo
-	}
-	_ = f.r.SetReadDeadline(d)
+	_ = f.r.SetReadDeadline(deadline)
 	f.cond.Broadcast()
 }
 
-// wait waits for the goroutine after stop, then closes the read side.
-func (f *forwarder) wait(timeout time.Duration) error {
-	t := time.NewTimer(timeout)
+// wait waits for the goroutine after stop, until the deadline, then closes the read side.
+func (f *forwarder) wait(until time.Time) error {
+	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
 	var stuck error
 	select {
 	case <-f.done:
 	case <-t.C:
-		stuck = fmt.Errorf("stop forwarding %s: still busy after %v (destination blocked?)", f.name, timeout)
+		stuck = fmt.Errorf("stop forwarding %s: still busy at the deadline (destination blocked?)", f.name)
 	}
 	closeErr := f.r.Close()
 	if closeErr != nil {
@@ -179,27 +165,12 @@ func (f *forwarder) wait(timeout time.Duration) error {
 	f.mu.Lock()
 	err := f.err
 	f.mu.Unlock()
-	return errors.Join(stuck, err, f.lw.error(), closeErr)
-}
-
-// discard drops exactly the bytes sitting in the FIFO when it is called, with the goroutine
-// parked so that nothing else reads meanwhile.
-func (f *forwarder) discard() error {
-	f.mu.Lock()
-	was := f.paused
-	f.mu.Unlock()
-	f.pause()
-	n, err := pending(f.r)
-	if err == nil && n > 0 {
-		err = drainFile(f.r, make([]byte, readSize), n, time.Time{}, nil)
+	if stuck != nil {
+		// The goroutine is blocked in a write to the destination, holding
+		// the line writer's lock: asking it for its error would block too.
+		return errors.Join(stuck, err, closeErr)
 	}
-	if !was {
-		f.resume()
-	}
-	if err != nil {
-		return fmt.Errorf("discard %s: %w", f.name, err)
-	}
-	return nil
+	return errors.Join(err, f.lw.error(), closeErr)
 }
 
 func (f *forwarder) setErr(err error) {

@@ -1,12 +1,12 @@
 // Package stdio owns the JVM's standard file descriptors and the forwarding of its output.
 //
 // The JVM never gets a terminal: stdin is /dev/null (a tty in the dumped process tree makes CRIU
-// restore fail with "Can't set tty params"), and stdout and stderr are either plain pipes (CRaC,
-// whose restoring java process hands its own stdio to the restored JVM) or named FIFOs in the
-// image directory (CRIU restores, which reconnect a FIFO by path; a regular log file would fail
-// with "has bad size" once it grew). Everything the JVM writes is forwarded line by line and
-// unchanged to stasis's own stdout and stderr, so `docker logs` shows it, and nothing grows on
-// disk.
+// restore fail with "Can't set tty params"), and stdout and stderr are plain pipes, for every
+// engine. A restore hands new pipes in their place: CRIU reconnects them with --inherit-fd,
+// found by the old pipes' inodes (PipeInodes), and CRaC's restoring java process passes its own
+// stdio on. Nothing of it lives in the image directory, so any number of restores may share one,
+// read-only. Everything the JVM writes is forwarded line by line and unchanged to stasis's own
+// stdout and stderr, so `docker logs` shows it, and nothing grows on disk.
 //
 // Every descriptor is opened O_CLOEXEC, so no descriptor of stasis leaks into the JVM.
 //
@@ -19,17 +19,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
-)
-
-// File names of the FIFOs that FIFOs creates in the image directory. CRIU records them by path,
-// so they must keep these names between the checkpoint run and every restore.
-const (
-	StdoutFIFO = "stdout.fifo"
-	StderrFIFO = "stderr.fifo"
 )
 
 // Options says where a Set forwards the child's output.
@@ -49,37 +41,20 @@ type Set struct {
 	stdin, stdout, stderr *os.File // the child's ends; nil once closed
 	out, err              *forwarder
 	tail                  *tail
-	fifo                  bool
+	inodes                [2]uint64 // the inodes of stdout's and stderr's pipe
 }
 
 // Pipes returns a Set whose stdin is /dev/null and whose stdout and stderr are pipes.
 func Pipes(opt Options) (*Set, error) {
-	s, err := newSet(opt, false, func(name string) (r, w *os.File, err error) {
-		return newPipe(name)
-	})
+	s, err := newSet(opt)
 	if err != nil {
 		return nil, fmt.Errorf("create stdio pipes: %w", err)
 	}
 	return s, nil
 }
 
-// FIFOs returns a Set whose stdin is /dev/null and whose stdout and stderr are the named FIFOs
-// DIR/stdout.fifo and DIR/stderr.fifo, created mode 0600 if missing. The read sides are opened
-// first, read-write, so that opening the child's ends never blocks, the writer never sees EPIPE
-// while stasis briefly does not read, and EOF never comes by itself. At restore, call FIFOs
-// before `criu restore`, so a reader exists when CRIU reopens the writers.
-func FIFOs(dir string, opt Options) (*Set, error) {
-	s, err := newSet(opt, true, func(name string) (r, w *os.File, err error) {
-		return openFIFO(filepath.Join(dir, name+".fifo"))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open stdio fifos in %s: %w", dir, err)
-	}
-	return s, nil
-}
-
-// newSet opens /dev/null and the two output channels made by open, and starts forwarding.
-func newSet(opt Options, fifo bool, open func(name string) (r, w *os.File, err error)) (*Set, error) {
+// newSet opens /dev/null and the two pipes, and starts forwarding.
+func newSet(opt Options) (*Set, error) {
 	if opt.Stdout == nil || opt.Stderr == nil {
 		return nil, errors.New("options need both Stdout and Stderr writers")
 	}
@@ -87,28 +62,44 @@ func newSet(opt Options, fifo bool, open func(name string) (r, w *os.File, err e
 	if n == 0 {
 		n = 20
 	}
-	s := &Set{tail: newTail(n), fifo: fifo}
+	s := &Set{tail: newTail(n)}
 	stdin, err := os.Open(os.DevNull) // os.Open sets O_CLOEXEC
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
 	s.stdin = stdin
-	outR, outW, err := open("stdout")
-	if err != nil {
+	if s.stdout, s.out, s.inodes[0], err = s.newStream("stdout", opt.Stdout, opt.Tap); err != nil {
 		s.closeAll()
 		return nil, err
 	}
-	s.stdout, s.out = outW, newForwarder("stdout", outR, opt.Stdout, opt.Tap, s.tail, fifo)
-	errR, errW, err := open("stderr")
-	if err != nil {
+	if s.stderr, s.err, s.inodes[1], err = s.newStream("stderr", opt.Stderr, opt.Tap); err != nil {
 		s.closeAll()
 		return nil, err
 	}
-	s.stderr, s.err = errW, newForwarder("stderr", errR, opt.Stderr, opt.Tap, s.tail, fifo)
 	s.out.start()
 	s.err.start()
 	return s, nil
 }
+
+// newStream makes one pipe and its forwarder, not yet started.
+func (s *Set) newStream(name string, dst io.Writer, tap func(string, string)) (*os.File, *forwarder, uint64, error) {
+	r, w, err := newPipe(name)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	ino, err := inode(r)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, 0, err
+	}
+	return w, newForwarder(name, r, dst, tap, s.tail), ino, nil
+}
+
+// PipeInodes are the inode numbers of the stdout and stderr pipes: the names CRIU gives them in
+// an image ("pipe:[INODE]"), by which `criu restore --inherit-fd` finds the pipes a restore
+// connects in their place. They stay valid after the child's ends are closed.
+func (s *Set) PipeInodes() (stdout, stderr uint64) { return s.inodes[0], s.inodes[1] }
 
 // Stdin is the child's stdin (/dev/null), for exec.Cmd.Stdin.
 func (s *Set) Stdin() *os.File { return s.stdin }
@@ -119,8 +110,8 @@ func (s *Set) Stdout() *os.File { return s.stdout }
 // Stderr is the write end the child gets as stderr, for exec.Cmd.Stderr.
 func (s *Set) Stderr() *os.File { return s.stderr }
 
-// CloseChildEnds closes stasis's copies of the child's ends once the child has started: for
-// pipes that lets EOF arrive when the child exits; for FIFOs stasis keeps only its read sides.
+// CloseChildEnds closes stasis's copies of the child's ends once the child has started (or, at a
+// restore, once criu has handed them on), so that EOF arrives when the child exits.
 func (s *Set) CloseChildEnds() error {
 	var errs *multierror.Error
 	for _, f := range []**os.File{&s.stdin, &s.stdout, &s.stderr} {
@@ -139,12 +130,12 @@ func (s *Set) CloseChildEnds() error {
 func (s *Set) Tail() []string { return s.tail.lines() }
 
 // Pause stops reading the child's output. When it returns no read is in progress and none will
-// start until Resume, so what sits in a FIFO stays there.
+// start until Resume, so what sits in a pipe stays there.
 //
-// Around `criu dump`: Pause before it, and Resume after it whether it succeeded or not. Measured
-// with criu 4.2.1: CRIU does not save the data sitting in a FIFO that the dumped tree holds only
-// for writing (no fifo-data.img is written), so that data belongs to the checkpoint run and
-// must be printed by it; Discarding it would lose those lines.
+// Around `criu dump`: Pause before it, and Resume after it whether it succeeded or not. CRIU
+// saves no data of a pipe that the dumped tree holds only for writing (checkpoint-restore/criu
+// criu/pipes.c, dump_one_pipe_data()), so what sits in the pipe belongs to the checkpoint run and
+// is printed by it, once.
 func (s *Set) Pause() {
 	s.out.pause()
 	s.err.pause()
@@ -156,34 +147,19 @@ func (s *Set) Resume() {
 	s.err.resume()
 }
 
-// Discard drops exactly the bytes sitting in the FIFOs when it is called, without printing them.
-// It is only right if a checkpoint saved those bytes and the restore run will print them, which
-// CRIU 4.2 does not do for the JVM's write-only FIFO ends (see Pause): do not call it after a
-// dump. Output read before a Pause (a partial line held back) is not dropped. Only for FIFO sets.
-func (s *Set) Discard() error {
-	if !s.fifo {
-		return errors.New("discard stdio: only FIFO sets hold data for a checkpoint")
-	}
-	var errs *multierror.Error
-	for _, f := range []*forwarder{s.out, s.err} {
-		if err := f.discard(); err != nil {
-			errs = multierror.Append(errs, err)
-		}
-	}
-	return errs.ErrorOrNil()
-}
-
-// Close, after the child exited, forwards what is left and stops the forwarding goroutines. For
-// pipes it reads until EOF or drainTimeout (a grandchild may still hold the pipe); for FIFOs it
-// reads until the FIFO is empty, at most drainTimeout. It also closes the child's ends if
-// CloseChildEnds was not called.
+// Close, after the child exited, forwards what is left and stops the forwarding goroutines: it
+// reads until EOF or drainTimeout (a grandchild may still hold the pipe). It also closes the
+// child's ends if CloseChildEnds was not called.
 func (s *Set) Close(drainTimeout time.Duration) error {
 	errs := multierror.Append(nil, s.CloseChildEnds())
 	deadline := time.Now().Add(drainTimeout)
 	s.out.stop(deadline)
 	s.err.stop(deadline)
+	// One deadline for both: a blocked destination costs the grace once. The
+	// grace lets a write in progress to a slow destination finish.
+	until := deadline.Add(min(time.Second, drainTimeout))
 	for _, f := range []*forwarder{s.out, s.err} {
-		if err := f.wait(drainTimeout + time.Second); err != nil {
+		if err := f.wait(until); err != nil {
 			errs = multierror.Append(errs, err)
 		}
 	}

@@ -69,37 +69,33 @@ func run(t *testing.T, s *Set, script string, args ...string) {
 const numbered = `i=0; while [ $i -lt $1 ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done`
 
 func TestNumberedLinesTapAndTail(t *testing.T) {
-	for _, kind := range []string{"pipes", "fifos"} {
-		t.Run(kind, func(t *testing.T) {
-			var out, errw collector
-			var mu sync.Mutex
-			tapped := map[string][]string{}
-			opt := Options{Stdout: &out, Stderr: &errw, TailLines: 5, Tap: func(stream, line string) {
-				mu.Lock()
-				tapped[stream] = append(tapped[stream], line)
-				mu.Unlock()
-			}}
-			s := newSetOf(t, kind, opt)
-			const n = 3000
-			run(t, s, numbered, strconv.Itoa(n))
-			if err := s.Close(2 * time.Second); err != nil {
-				t.Fatalf("close: %v", err)
-			}
-			checkNumbered(t, "stdout", out.String(), "out", n)
-			checkNumbered(t, "stderr", errw.String(), "err", n)
-			for _, c := range []*collector{&out, &errw} {
-				for _, w := range c.writes {
-					if w[len(w)-1] != '\n' {
-						t.Fatalf("write %q does not end a line", w)
-					}
-				}
-			}
-			for stream, prefix := range map[string]string{"stdout": "out", "stderr": "err"} {
-				checkNumbered(t, "tap "+stream, strings.Join(tapped[stream], "\n")+"\n", prefix, n)
-			}
-			checkTail(t, s.Tail(), 5, n)
-		})
+	var out, errw collector
+	var mu sync.Mutex
+	tapped := map[string][]string{}
+	opt := Options{Stdout: &out, Stderr: &errw, TailLines: 5, Tap: func(stream, line string) {
+		mu.Lock()
+		tapped[stream] = append(tapped[stream], line)
+		mu.Unlock()
+	}}
+	s := pipeSet(t, opt)
+	const n = 3000
+	run(t, s, numbered, strconv.Itoa(n))
+	if err := s.Close(2 * time.Second); err != nil {
+		t.Fatalf("close: %v", err)
 	}
+	checkNumbered(t, "stdout", out.String(), "out", n)
+	checkNumbered(t, "stderr", errw.String(), "err", n)
+	for _, c := range []*collector{&out, &errw} {
+		for _, w := range c.writes {
+			if w[len(w)-1] != '\n' {
+				t.Fatalf("write %q does not end a line", w)
+			}
+		}
+	}
+	for stream, prefix := range map[string]string{"stdout": "out", "stderr": "err"} {
+		checkNumbered(t, "tap "+stream, strings.Join(tapped[stream], "\n")+"\n", prefix, n)
+	}
+	checkTail(t, s.Tail(), 5, n)
 }
 
 // checkTail wants k lines, and for each stream the lines it has in the tail to be its last ones.
@@ -123,17 +119,11 @@ func checkTail(t *testing.T, tail []string, k, n int) {
 	}
 }
 
-func newSetOf(t *testing.T, kind string, opt Options) *Set {
+func pipeSet(t *testing.T, opt Options) *Set {
 	t.Helper()
-	var s *Set
-	var err error
-	if kind == "pipes" {
-		s, err = Pipes(opt)
-	} else {
-		s, err = FIFOs(t.TempDir(), opt)
-	}
+	s, err := Pipes(opt)
 	if err != nil {
-		t.Fatalf("%s: %v", kind, err)
+		t.Fatal(err)
 	}
 	return s
 }
@@ -163,18 +153,14 @@ func TestBinaryPassthroughAndPartialLastLine(t *testing.T) {
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []string{"pipes", "fifos"} {
-		t.Run(kind, func(t *testing.T) {
-			var out, errw collector
-			s := newSetOf(t, kind, Options{Stdout: &out, Stderr: &errw})
-			run(t, s, `cat "$1"; cat "$1" >&2`, file)
-			if err := s.Close(2 * time.Second); err != nil {
-				t.Fatalf("close: %v", err)
-			}
-			if !bytes.Equal(out.buf.Bytes(), data) || !bytes.Equal(errw.buf.Bytes(), data) {
-				t.Fatalf("output differs: stdout %d bytes, stderr %d bytes, want %d", out.buf.Len(), errw.buf.Len(), len(data))
-			}
-		})
+	var out, errw collector
+	s := pipeSet(t, Options{Stdout: &out, Stderr: &errw})
+	run(t, s, `cat "$1"; cat "$1" >&2`, file)
+	if err := s.Close(2 * time.Second); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if !bytes.Equal(out.buf.Bytes(), data) || !bytes.Equal(errw.buf.Bytes(), data) {
+		t.Fatalf("output differs: stdout %d bytes, stderr %d bytes, want %d", out.buf.Len(), errw.buf.Len(), len(data))
 	}
 }
 
@@ -228,21 +214,17 @@ func TestPartialLineFlushedWhenIdle(t *testing.T) {
 }
 
 func TestStdinIsDevNullAndNoFDLeaks(t *testing.T) {
-	for _, kind := range []string{"pipes", "fifos"} {
-		t.Run(kind, func(t *testing.T) {
-			var out, errw collector
-			s := newSetOf(t, kind, Options{Stdout: &out, Stderr: &errw})
-			for _, f := range []*os.File{s.Stdin(), s.Stdout(), s.Stderr(), s.out.r, s.err.r} {
-				checkCloexec(t, f)
-			}
-			run(t, s, `readlink /proc/$$/fd/0; [ -t 0 ] && echo tty || echo notty; cat; echo eof; ls /proc/$$/fd; true`)
-			if err := s.Close(time.Second); err != nil {
-				t.Fatal(err)
-			}
-			if got, want := out.String(), "/dev/null\nnotty\neof\n0\n1\n2\n"; got != want {
-				t.Fatalf("child saw %q, want %q (stderr %q)", got, want, errw.String())
-			}
-		})
+	var out, errw collector
+	s := pipeSet(t, Options{Stdout: &out, Stderr: &errw})
+	for _, f := range []*os.File{s.Stdin(), s.Stdout(), s.Stderr(), s.out.r, s.err.r} {
+		checkCloexec(t, f)
+	}
+	run(t, s, `readlink /proc/$$/fd/0; [ -t 0 ] && echo tty || echo notty; cat; echo eof; ls /proc/$$/fd; true`)
+	if err := s.Close(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "/dev/null\nnotty\neof\n0\n1\n2\n"; got != want {
+		t.Fatalf("child saw %q, want %q (stderr %q)", got, want, errw.String())
 	}
 }
 
@@ -257,17 +239,6 @@ func checkCloexec(t *testing.T, f *os.File) {
 	_ = rc.Control(func(fd uintptr) { flags, ferr = unix.FcntlInt(fd, unix.F_GETFD, 0) })
 	if ferr != nil || flags&unix.FD_CLOEXEC == 0 {
 		t.Fatalf("%s: FD_CLOEXEC not set (flags %#x, %v)", f.Name(), flags, ferr)
-	}
-}
-
-func TestPipesRejectDiscard(t *testing.T) {
-	s, err := Pipes(Options{Stdout: &collector{}, Stderr: &collector{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(time.Second)
-	if err := s.Discard(); err == nil {
-		t.Fatal("Discard on pipes succeeded")
 	}
 }
 
@@ -290,5 +261,31 @@ func TestIdleTimerRestartsAfterALineCompletes(t *testing.T) {
 	waitFor(t, "the partial line", func() bool { return out.String() == "abc\nxy" })
 	if el := time.Since(written); el < IdleFlush/2 {
 		t.Fatalf("the partial line was flushed %v after it was written, before its own idle period (%v)", el, IdleFlush)
+	}
+}
+
+// blockedWriter blocks every Write until release is closed.
+type blockedWriter struct{ release chan struct{} }
+
+func (b *blockedWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return len(p), nil
+}
+
+// TestCloseReturnsWhileTheDestinationIsBlocked: Close returns by its
+// deadline when stasis's own stdout does not take the child's output, so a
+// stop is never held up by it.
+func TestCloseReturnsWhileTheDestinationIsBlocked(t *testing.T) {
+	dst := &blockedWriter{release: make(chan struct{})}
+	defer close(dst.release)
+	s := pipeSet(t, Options{Stdout: dst, Stderr: dst})
+	run(t, s, numbered, "100")
+	start := time.Now()
+	err := s.Close(500 * time.Millisecond)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("Close took %v with a 500 ms drain timeout", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "still busy") {
+		t.Fatalf("Close did not say the destination was blocked: %v", err)
 	}
 }

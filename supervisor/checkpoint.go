@@ -149,12 +149,10 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 }
 
 func (ck *checkpointRun) openStdio(waiter *triggers.Waiter) (*stdio.Set, error) {
-	opt := stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr,
-		Tap: func(_, line string) { waiter.Feed(line) }}
-	if ck.eng.FIFOStdio() {
-		return stdio.FIFOs(ck.ph.Opt.Dir, opt)
-	}
-	return stdio.Pipes(opt)
+	// Plain pipes for every engine: nothing of the JVM's stdio lives in the
+	// image directory, and a restore reconnects new pipes in their place.
+	return stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr,
+		Tap: func(_, line string) { waiter.Feed(line) }})
 }
 
 // superviseInBackground forwards signals to the JVM while stasis waits for
@@ -274,6 +272,9 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
 		ImageBytes: total, Files: files}
+	if out, err := ck.stdio.PipeInodes(); out != 0 {
+		m.StdioPipes = &image.StdioPipes{Stdout: out, Stderr: err}
+	}
 	if err := image.Write(ph.Opt.Dir, m); err != nil {
 		return err
 	}

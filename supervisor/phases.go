@@ -117,6 +117,9 @@ func (s *Supervisor) restoreFailed(ctx context.Context, ph *Phases, cause error)
 		return s.cold(ctx, ph, StartCold)
 	}
 	s.State.update(func(st *Status) { st.RestoreError = cause.Error() })
+	if s.Stopping() {
+		return s.stopped("after the restore failed")
+	}
 	if ph.OnRestoreFailure == "fail" {
 		return &RestoreError{Err: cause}
 	}
@@ -126,6 +129,11 @@ func (s *Supervisor) restoreFailed(ctx context.Context, ph *Phases, cause error)
 
 // cold starts the command as it is, with stasis's own stdio, as a plain init.
 func (s *Supervisor) cold(ctx context.Context, ph *Phases, how string) error {
+	if s.Stopping() {
+		// Never start the JVM after a stop request: it would run on until a
+		// second signal.
+		return s.stopped("before the start")
+	}
 	s.State.update(func(st *Status) { st.Start = how })
 	cmd := exec.Command(ph.Command[0], ph.Command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

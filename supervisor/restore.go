@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"stasis/pidspace"
 	"stasis/reaper"
 	"stasis/stdio"
@@ -20,38 +22,114 @@ import (
 // Restore restores the image and supervises the restored JVM until it exits.
 // Anything that fails before the restored JVM runs is a *RestoreError; after
 // that, the JVM's end is the application's (*ExitError) and is never retried.
+// A stop (SIGTERM, SIGINT) before the restored JVM runs ends the restore at
+// once: CRIU and whatever it restored so far are not the application yet,
+// and get SIGKILL.
 func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	s.State.setPhase(PhaseRestoring)
 	start := time.Now()
-	eng, m, err := s.checkImage(ph)
+	eng, m, err := s.checkImageUnlessStopped(ph)
+	if err != nil {
+		return err
+	}
+	// Plain pipes: criu reconnects them to the restored JVM (--inherit-fd),
+	// a restoring launcher hands its own stdio on.
+	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
 		return &RestoreError{Err: err}
 	}
-	set, err := restoreStdio(eng, ph.Opt.Dir)
+	p, err := s.restoreUnlessStopped(ctx, ph, eng, m, set)
 	if err != nil {
-		return &RestoreError{Err: err}
-	}
-	rctx, cancel := context.WithTimeout(ctx, ph.RestoreTimeout)
-	defer cancel()
-	opt := ph.Opt
-	p, err := eng.Restore(rctx, &engine.RestoreJob{Options: opt, Host: s, Java: ph.Java, PID: m.PID,
-		Stdio: set, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log})
-	if err != nil {
+		// Half-restored tasks may hold the pipes and keep writing CRIU's
+		// log: they go first, then what they wrote is forwarded.
+		s.killLeftovers()
 		_ = set.Close(time.Second)
-		s.Cleanup()
+		if s.Stopping() {
+			return s.stopped("during the restore")
+		}
 		return &RestoreError{Err: err}
 	}
 	ms := time.Since(start).Milliseconds()
-	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "image_dir", opt.Dir)
+	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "image_dir", ph.Opt.Dir)
 	s.State.update(func(st *Status) {
 		st.Phase, st.PID, st.Start, st.RestoreMS, st.Engine = PhaseRunning, p.Pid, StartRestored, ms, eng.Name()
 	})
+	// A stop that came as the restore finished reaches the JVM, which is the
+	// application now: Supervise forwards the signal waiting for it.
 	ws := s.Supervise(ctx, p)
 	s.State.setPhase(PhaseStopping)
 	s.log.Info("exited", "pid", p.Pid, "status", reaper.Describe(ws))
-	_ = set.Close(time.Second)
+	_ = set.Close(s.drainTimeout())
 	s.Cleanup()
 	return &ExitError{Name: "java", Status: ws}
+}
+
+// drainTimeout is how long the JVM's last output may take to reach stasis's
+// stdout once it exited: a second, unless a stop's timeout has run out
+// already (the JVM needed SIGKILL), when a blocked stdout must not delay the
+// exit further.
+func (s *Supervisor) drainTimeout() time.Duration {
+	if since, stopping := s.sinceStop(); stopping && since >= s.cfg.StopTimeout {
+		return 100 * time.Millisecond
+	}
+	return time.Second
+}
+
+// checkImageUnlessStopped is checkImage, abandoned when a stop is requested:
+// reading a large (or hung) image must not delay the stop. The check only
+// reads, so leaving it running until stasis exits harms nothing.
+func (s *Supervisor) checkImageUnlessStopped(ph *Phases) (engine.Engine, *image.Manifest, error) {
+	type result struct {
+		eng engine.Engine
+		m   *image.Manifest
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		eng, m, err := s.checkImage(ph)
+		done <- result{eng, m, err}
+	}()
+	select {
+	case r := <-done:
+		if s.Stopping() {
+			return nil, nil, s.stopped("during the image check")
+		}
+		if r.err != nil {
+			return nil, nil, &RestoreError{Err: r.err}
+		}
+		return r.eng, r.m, nil
+	case <-s.StopRequested():
+		return nil, nil, s.stopped("during the image check")
+	}
+}
+
+// restoreUnlessStopped runs the engine's restore, bounded by
+// STASIS_RESTORE_TIMEOUT and cancelled by a stop request.
+func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, set *stdio.Set) (*reaper.Process, error) {
+	rctx, cancel := context.WithTimeout(ctx, ph.RestoreTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.StopRequested():
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
+		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log}
+	if m.StdioPipes != nil {
+		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
+	}
+	return eng.Restore(rctx, job)
+}
+
+// stopped ends a start that was asked to stop before the application ran:
+// nothing more is started, and stasis exits 128+N for the signal N that asked
+// (143 for SIGTERM, 130 for SIGINT), as a stopped application would.
+func (s *Supervisor) stopped(when string) error {
+	sig := s.stopSignal()
+	s.log.Info("stopped "+when+", before the application ran", "signal", SignalName(sig))
+	return &ExitError{Name: "stasis", Status: unix.WaitStatus(sig)}
 }
 
 // checkImage decides whether the image can be restored here: a manifest made
@@ -92,16 +170,6 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 		return nil, nil, errors.New("no criu found (set STASIS_CRIU)")
 	}
 	return eng, m, nil
-}
-
-// restoreStdio opens the FIFOs before CRIU runs, so a reader exists when it
-// reconnects the restored JVM's writers; the crac launcher gets pipes.
-func restoreStdio(eng engine.Engine, dir string) (*stdio.Set, error) {
-	opt := stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr}
-	if eng.FIFOStdio() {
-		return stdio.FIFOs(dir, opt)
-	}
-	return stdio.Pipes(opt)
 }
 
 // EnvChangedError is a restore not made because variables named in

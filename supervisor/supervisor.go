@@ -28,6 +28,7 @@ type Supervisor struct {
 	cfg    Config
 	log    *slog.Logger
 	Reaper *reaper.Reaper
+	raw    chan os.Signal // what os/signal delivers; intake passes it on to sigs
 	sigs   chan os.Signal
 
 	// The stop (SIGTERM or SIGINT received) is begun by whichever goroutine
@@ -36,6 +37,7 @@ type Supervisor struct {
 	stopMu   sync.Mutex
 	stopping bool
 	stopAt   time.Time
+	stopSig  syscall.Signal // the signal that began the stop
 	stopCh   chan struct{}
 
 	State        *State
@@ -55,13 +57,16 @@ func New(cfg Config, log *slog.Logger) (*Supervisor, error) {
 	// whose early arrival matters (SIGTERM would otherwise make a Go PID 1
 	// exit 2), are registered now; the real-time ones, which the runtime
 	// simply drops until then, from a goroutine.
-	signal.Notify(s.sigs, standardSignals()...)
-	go signal.Notify(s.sigs, realtimeSignals()...)
+	raw := make(chan os.Signal, 128)
+	signal.Notify(raw, standardSignals()...)
+	go signal.Notify(raw, realtimeSignals()...)
 	r, err := reaper.New(log)
 	if err != nil {
-		signal.Stop(s.sigs)
+		signal.Stop(raw)
 		return nil, err
 	}
+	s.raw = raw
+	go s.intake(raw)
 	s.Reaper = r
 	return s, nil
 }
@@ -74,8 +79,24 @@ func (s *Supervisor) HasChildren() bool             { return s.Reaper.HasChildre
 // on its way out: unregistering every signal costs milliseconds, and exit
 // ends it all anyway. Tests that run a Supervisor in-process do.
 func (s *Supervisor) Close() {
-	signal.Stop(s.sigs)
+	signal.Stop(s.raw)
 	s.Reaper.Close()
+}
+
+// intake receives every signal as it arrives and passes it on to whichever
+// phase reads sigs. A SIGTERM or SIGINT begins the stop right here, so the
+// stop timeout runs from the signal's arrival, and a phase that does not
+// read signals (a restore, an image check) still learns of it through
+// StopRequested, whatever else stasis is busy with.
+func (s *Supervisor) intake(raw <-chan os.Signal) {
+	for sig := range raw {
+		n := sig.(syscall.Signal)
+		began := (n == unix.SIGTERM || n == unix.SIGINT) && s.beginStop(n)
+		s.sigs <- sig
+		if began {
+			s.log.Info("stopping", "signal", SignalName(n), "stop_timeout", s.cfg.StopTimeout)
+		}
+	}
 }
 
 // Start starts cmd through the reaper, mapping exec failures to StartError.
@@ -125,20 +146,27 @@ func (s *Supervisor) superviseUntil(ctx context.Context, p *reaper.Process, deta
 	if s.Stopping() {
 		kill = s.killTimer()
 	}
-	ctxDone := ctx.Done()
+	ctxDone, stopped := ctx.Done(), s.StopRequested()
 	for {
 		select {
 		case <-p.Done():
 			return p.Status(), false
 		case <-detach:
 			return 0, true
+		case <-stopped:
+			// The stop timeout runs from the signal's arrival, even before
+			// the signal itself is read below.
+			stopped = nil
+			if kill == nil {
+				kill = s.killTimer()
+			}
 		case sig := <-s.sigs:
 			if k := s.forward(p, sig.(syscall.Signal)); k != nil && kill == nil {
 				kill = k
 			}
 		case <-ctxDone:
 			ctxDone = nil
-			s.beginStop()
+			s.beginStop(unix.SIGTERM)
 			s.send(p, s.cfg.StopSignal)
 			if kill == nil {
 				kill = s.killTimer()
@@ -166,22 +194,28 @@ func (s *Supervisor) forward(p *reaper.Process, sig syscall.Signal) <-chan time.
 	if !stop {
 		return nil
 	}
-	if s.beginStop() {
-		s.log.Info("stopping", "signal", SignalName(sig), "pid", p.Pid, "stop_timeout", s.cfg.StopTimeout)
-	}
+	s.beginStop(sig) // intake began it already, unless a test feeds sigs directly
 	return s.killTimer()
 }
 
-// beginStop records the stop once and reports whether this call began it.
-func (s *Supervisor) beginStop() bool {
+// beginStop records the stop once, with the signal that began it, and
+// reports whether this call began it.
+func (s *Supervisor) beginStop(sig syscall.Signal) bool {
 	s.stopMu.Lock()
 	defer s.stopMu.Unlock()
 	if s.stopping {
 		return false
 	}
-	s.stopping, s.stopAt = true, time.Now()
+	s.stopping, s.stopAt, s.stopSig = true, time.Now(), sig
 	close(s.stopCh)
 	return true
+}
+
+// stopSignal is the signal that began the stop (SIGTERM when ctx ended it).
+func (s *Supervisor) stopSignal() syscall.Signal {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	return s.stopSig
 }
 
 // sinceStop is how long ago the stop began, and whether it did.

@@ -21,7 +21,7 @@ import (
 type settings struct {
 	Mode                 string `env:"STASIS_MODE" envDefault:"auto" flag:"mode" help:"auto, checkpoint, restore or run"`
 	Engine               string `env:"STASIS_ENGINE" envDefault:"auto" flag:"engine" help:"auto, crac, warp, openj9 or criu"`
-	ImageDir             string `env:"STASIS_IMAGE_DIR" envDefault:"/checkpoint" flag:"image-dir" help:"where the image, its manifest and its logs live"`
+	ImageDir             string `env:"STASIS_IMAGE_DIR" envDefault:"/checkpoint" flag:"image-dir" help:"where the image and its manifest live (a restore only reads it)"`
 	CheckpointOn         string `env:"STASIS_CHECKPOINT_ON" flag:"checkpoint-on" help:"when to checkpoint: http://H:P/PATH, tcp://H:P, log:REGEX, file:PATH, delay:DURATION, manual, app; comma-separated, all must hold"`
 	CheckpointTimeout    string `env:"STASIS_CHECKPOINT_TIMEOUT" envDefault:"5m" flag:"checkpoint-timeout" help:"give up waiting for readiness or for the dump"`
 	CheckpointDelay      string `env:"STASIS_CHECKPOINT_DELAY" envDefault:"0s" flag:"checkpoint-delay" help:"settle time after warm-up, before the checkpoint"`
@@ -45,7 +45,7 @@ type settings struct {
 	HealthTimeout        string `env:"STASIS_HEALTH_TIMEOUT" envDefault:"2s" flag:"health-timeout" help:"'stasis healthcheck' answers within this"`
 	StopTimeout          string `env:"STASIS_STOP_TIMEOUT" envDefault:"10s" flag:"stop-timeout" help:"SIGKILL this long after a forwarded SIGTERM or SIGINT"`
 	StopSignal           string `env:"STASIS_STOP_SIGNAL" envDefault:"SIGTERM" flag:"stop-signal" help:"what a received SIGTERM is forwarded as, and what leftover processes get first"`
-	StateDir             string `env:"STASIS_STATE_DIR" envDefault:"/run/stasis" flag:"state-dir" help:"control socket and state"`
+	StateDir             string `env:"STASIS_STATE_DIR" envDefault:"/run/stasis" flag:"state-dir" help:"control socket and what a restore writes (must be writable)"`
 	LogFormat            string `env:"STASIS_LOG_FORMAT" envDefault:"text" flag:"log-format" help:"text or json"`
 	LogLevel             string `env:"STASIS_LOG_LEVEL" envDefault:"info" flag:"log-level" help:"debug, info, warn or error"`
 }

@@ -13,12 +13,14 @@ import (
 // "stasis" and a short time, in colour only on a terminal without NO_COLOR,
 // so they stand apart from the JVM's own output; JSON lines carry
 // "source":"stasis" for log pipelines.
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
+// The lines go through out, which never blocks (see logWriter); w is what it
+// writes to, checked for a terminal.
+func newLogger(cfg Config, w, out io.Writer) *slog.Logger {
 	if cfg.LogFormat == "json" {
-		h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})
+		h := slog.NewJSONHandler(out, &slog.HandlerOptions{Level: cfg.LogLevel})
 		return slog.New(h).With("source", "stasis")
 	}
-	h := tint.NewHandler(w, &tint.Options{
+	h := tint.NewHandler(out, &tint.Options{
 		Level:      cfg.LogLevel,
 		TimeFormat: "15:04:05.000",
 		NoColor:    !colorful(w),

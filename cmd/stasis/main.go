@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"time"
 
 	"stasis/control"
 	"stasis/stdio"
@@ -55,14 +56,21 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
-	log := newLogger(cfg, stderr)
+	lw := newLogWriter(stderr)
+	log := newLogger(cfg, stderr, lw)
 	if ph.Engine != nil && ph.Engine.Name() == "openj9" && cfg.Mode != "restore" {
 		// OpenJ9's two modes exclude each other: say which one the JVM gets.
 		log.Info("openj9 mode", "STASIS_OPENJ9_API", cfg.OpenJ9API, "flags", openJ9Flags(cfg.OpenJ9API))
 	}
 	err = initMain(cfg, ph, log)
-	return exitCode(err, log)
+	code := exitCode(err, log)
+	lw.Flush(logFlushTimeout)
+	return code
 }
+
+// logFlushTimeout is how long stasis's last log lines may take to reach a
+// slow or blocked stderr before it exits anyway.
+const logFlushTimeout = time.Second
 
 // initMain is the init: signal handlers and the reaper first, then the
 // control socket, then the phases.
@@ -85,7 +93,9 @@ func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) (err error) {
 	ctl := make(chan *control.Server, 1)
 	go func() {
 		srv, err := sup.ServeControl(cfg.StateDir, log)
-		if err != nil {
+		if perr := stateDirProblem(cfg.StateDir); err != nil && perr != nil {
+			log.Error("no control socket: "+perr.Error(), "err", err)
+		} else if err != nil {
 			log.Warn("no control socket: stasis checkpoint, status and healthcheck will not answer", "err", err)
 		}
 		ctl <- srv

@@ -133,6 +133,8 @@ func healthProbe(cfg Config, st supervisor.Status) (healthcheck.Probe, error) {
 // stasis has not started yet, or runs with another STASIS_STATE_DIR.
 func noAnswer(stateDir string, err error) string {
 	switch {
+	case errors.Is(err, os.ErrNotExist) && stateDirProblem(stateDir) != nil:
+		return stateDirProblem(stateDir).Error() // it never will be there
 	case errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "connection refused"):
 		if how, ok := control.Exited(stateDir); ok {
 			return "stopped: stasis exited (" + how + ")"

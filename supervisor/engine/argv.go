@@ -99,15 +99,33 @@ func CRIUDumpArgv(criu string, pid int, dir, log string) []string {
 // CRIURestoreArgv restores detached (-d) as a sibling (--restore-sibling):
 // the restored JVM becomes a child of stasis, which thus gets its real exit
 // status (a foreground `criu restore` exits 0 whatever the JVM does).
+// Everything criu writes goes to workDir (-W: its log, stats-restore; the
+// pidfile is in it too), so the image directory may be read-only and shared.
+// Each inherited pipe is one --inherit-fd.
 // unprivileged adds --unprivileged, for containers without CAP_NET_ADMIN:
 // there a privileged restore fails setting SO_SNDBUFFORCE on the JVM's
 // sockets (measured under Docker with --cap-add SYS_ADMIN and SYS_PTRACE).
-func CRIURestoreArgv(criu, dir, pidfile, log string, unprivileged bool) []string {
-	argv := []string{criu, "restore", "-D", dir,
+func CRIURestoreArgv(criu, dir, workDir, pidfile, log string, inherit []InheritPipe, unprivileged bool) []string {
+	argv := []string{criu, "restore", "-D", dir, "-W", workDir,
 		"--shell-job", "--tcp-established", "--file-locks",
 		"-d", "--restore-sibling", "--pidfile", pidfile, "-v4", "-o", log}
+	for _, p := range inherit {
+		argv = append(argv, "--inherit-fd", fmt.Sprintf("fd[%d]:pipe:[%d]", p.FD, p.Inode))
+	}
 	if unprivileged {
 		argv = append(argv, "--unprivileged")
 	}
 	return argv
+}
+
+// InheritPipe is one `--inherit-fd fd[FD]:pipe:[INODE]`: the restored tree's
+// pipe INODE, whose other end was outside the dumped tree, becomes criu's
+// descriptor FD instead. checkpoint-restore/criu criu/pipes.c: open_pipe()
+// reopens the inherited descriptor (found by the name pipe_d_name() gives,
+// "pipe:[INODE]") and restores no pipe data into it; dump_one_pipe_data()
+// saves no data for a write-only end, so what the JVM wrote before the dump
+// belongs to the checkpoint run alone.
+type InheritPipe struct {
+	FD    int
+	Inode uint64
 }

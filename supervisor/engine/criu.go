@@ -31,11 +31,11 @@ func (*CRIU) LaunchArgv(command []string, _ Options) ([]string, error) {
 }
 
 // Checkpoint: GC and trim through the attach client (a Jetty service's image
-// went from 118 MB to 52 MB), stop reading the stdio FIFOs during the dump,
+// went from 118 MB to 52 MB), stop reading the stdio pipes during the dump,
 // dump, and check that the dump says it finished and the JVM is gone.
-// CRIU 4.2.1 does not save what sits in the FIFOs (the dumped tree holds only
-// their write ends; no fifo-data.img is written), so after the dump stasis
-// prints it: every line appears once, in this run.
+// CRIU does not save what sits in the pipes (the dumped tree holds only their
+// write ends: checkpoint-restore/criu criu/pipes.c, dump_one_pipe_data()), so
+// after the dump stasis prints it: every line appears once, in this run.
 func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	if j.GC {
 		shrink(ctx, j)
@@ -147,18 +147,22 @@ func (e *CRIU) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, err
 }
 
 func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Process, error) {
-	// The pidfile's directory (the state directory) is not created by anyone
-	// else before this point, and --pidfile fails the whole restore when the
-	// file already exists.
-	if err := os.MkdirAll(filepath.Dir(j.PIDFile), 0o700); err != nil {
-		return nil, fmt.Errorf("create the directory of the pidfile: %w", err)
+	if j.StdioPipes[0] == 0 || j.StdioPipes[1] == 0 {
+		return nil, errors.New("the image does not name the JVM's stdout and stderr pipes (an image from an older stasis, whose stdio were FIFOs): checkpoint again")
 	}
-	if err := os.Remove(j.PIDFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale pidfile: %w", err)
+	if err := clearWorkFiles(j.WorkDir, logName, j.PIDFile); err != nil {
+		return nil, err
 	}
-	logPath := filepath.Join(j.Dir, logName)
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.PIDFile, logName, !haveCap(capNetAdmin))
-	if err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit); err != nil {
+	logPath := filepath.Join(j.WorkDir, logName)
+	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
+	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, !haveCap(capNetAdmin))
+	err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
+	// Only the restored JVM holds the write ends now: its exit brings EOF.
+	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {
+		j.Log.Warn("close stasis's copies of the JVM's stdio", "err", cerr)
+	}
+	if err != nil {
 		return nil, withTail(err, logPath, 10)
 	}
 	b, err := os.ReadFile(j.PIDFile)
@@ -172,4 +176,20 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	// The JVM may already have exited: Adopt hands over the status the reaper
 	// kept for it.
 	return j.Host.Adopt(pid), nil
+}
+
+// clearWorkFiles makes the work directory (the state directory, created by
+// nobody else before this point) and removes what an earlier restore left
+// there: --pidfile fails the whole restore when the file exists, and a stale
+// log would pass for this run's in an error message.
+func clearWorkFiles(dir, logName, pidfile string) error {
+	if err := writableDir(dir); err != nil {
+		return fmt.Errorf("STASIS_STATE_DIR: %w: a restore writes CRIU's log, work files and pidfile there (the image directory may be read-only); mount a writable directory there (Kubernetes: an emptyDir)", err)
+	}
+	for _, f := range []string{filepath.Join(dir, logName), filepath.Join(dir, "stats-restore"), pidfile} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove what an earlier restore left (STASIS_STATE_DIR): %w", err)
+		}
+	}
+	return nil
 }

@@ -33,10 +33,16 @@ type Engine interface {
 	// PreservesPIDs: the restored JVM has its checkpoint-time PID, which must
 	// be free (every engine but warp).
 	PreservesPIDs() bool
-	// FIFOStdio: CRIU itself restores the JVM, so its stdout and stderr must
-	// be FIFOs in the image directory; otherwise plain pipes.
+	// FIFOStdio (a name from when these were FIFOs in the image directory):
+	// stasis restores the JVM with criu itself, so stasis hands CRIU new
+	// pipes for the JVM's stdout and stderr with --inherit-fd, found by the
+	// old pipes' inodes in the manifest. Otherwise the engine's restoring
+	// launcher gets the pipes as its own stdio. Either way the JVM's stdio
+	// is plain pipes and nothing of it lives in the image directory.
 	FIFOStdio() bool
-	// DumpLog and RestoreLog are the engines' log files in the image directory.
+	// DumpLog is the engine's dump log in the image directory. RestoreLog is
+	// its restore log: in RestoreJob.WorkDir where stasis runs criu itself,
+	// else where the engine writes it.
 	DumpLog() string
 	RestoreLog() string
 	// ImageFiles are the files the engine (and its runtime) creates in the
@@ -89,6 +95,13 @@ type RestoreJob struct {
 	PIDFile  string // where criu writes the restored root's PID
 	Log      *slog.Logger
 	LogLimit int64 // kill a CRIU whose log grows past this (a damaged image can loop)
+	// WorkDir takes everything a criu restore writes (its log, stats, the
+	// pidfile): the state directory, since the image directory may be
+	// read-only and shared by several restores at once.
+	WorkDir string
+	// StdioPipes are the inodes of the pipes that were the JVM's stdout and
+	// stderr at checkpoint (from the manifest).
+	StdioPipes [2]uint64
 }
 
 // New returns the engine by name (not "auto": see Detect).

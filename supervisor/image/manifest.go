@@ -49,6 +49,18 @@ type Manifest struct {
 	// with a keyed hash of its value (env.go); EnvSalt is the key.
 	Env     map[string]string `json:"env,omitempty"`
 	EnvSalt string            `json:"env_salt,omitempty"`
+
+	// StdioPipes are the inodes of the pipes that were the JVM's stdout and
+	// stderr at checkpoint: a restore by criu hands new pipes in their place
+	// (--inherit-fd), so no stdio lives in the image directory.
+	StdioPipes *StdioPipes `json:"stdio_pipes,omitempty"`
+}
+
+// StdioPipes names the JVM's stdout and stderr pipes as CRIU's image does:
+// "pipe:[INODE]".
+type StdioPipes struct {
+	Stdout uint64 `json:"stdout"`
+	Stderr uint64 `json:"stderr"`
 }
 
 // Phases are the checkpoint run's durations, in milliseconds.
