@@ -98,11 +98,12 @@ func (f *fakeService) start(t testing.TB, env []string, flags ...string) *stasis
 		"--min-pid=" + strconv.Itoa(f.minPID), "--stop-timeout=5s"}, f.trigger...)
 	args = append(append(append(args, flags...), "--"), f.command...)
 	// The double finds CRIU as $HOME/lib/criu, stasis as well (no STASIS_CRIU);
-	// OpenJ9 runs `criu` from PATH. A CRIUSupport application reads
-	// STASIS_IMAGE_DIR, which a container's environment sets.
-	env = append([]string{"STASIS_CRIU="}, env...)
+	// OpenJ9 runs `criu` from PATH. The directory is --image-dir only: a
+	// CRIUSupport application reads STASIS_IMAGE_DIR, which stasis puts in
+	// the JVM's environment itself.
+	env = append([]string{"STASIS_CRIU=", "STASIS_IMAGE_DIR="}, env...)
 	if f.flavour == "openj9" {
-		env = append([]string{fakejdktest.CRIUPath(f.home), "STASIS_IMAGE_DIR=" + f.dir}, env...)
+		env = append([]string{fakejdktest.CRIUPath(f.home)}, env...)
 	}
 	if f.flavour != "warp" {
 		return startNS(t, env, args...)

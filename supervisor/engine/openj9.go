@@ -66,6 +66,14 @@ func (e *OpenJ9) LaunchArgv(command []string, o Options) ([]string, error) {
 	return OpenJ9LaunchArgv(command, o), nil
 }
 
+// LaunchEnv puts STASIS_IMAGE_DIR in the JVM's environment: a CRIUSupport
+// application names the directory itself and reads it from there
+// (System.getenv("STASIS_IMAGE_DIR")), also when the directory came from
+// --image-dir or the default and not from stasis's own environment.
+func (*OpenJ9) LaunchEnv(o Options) []string {
+	return []string{"STASIS_IMAGE_DIR=" + o.Dir}
+}
+
 // Checkpoint asks for the checkpoint through OpenJ9's attach API unless the
 // application checkpoints itself, then waits for the dump and judges it.
 func (e *OpenJ9) Checkpoint(ctx context.Context, j *CheckpointJob) error {

@@ -42,16 +42,16 @@ type j9Dump struct {
 // a CRIUSupport application: new CRIUSupport(dir) with the choices an
 // application makes (IBM's InstantOnStartupGuide Samples/Hooks.java:
 // setShellJob(true), setFileLocks(true), setLogFile("logs")). The directory
-// is -Dfake.checkpointDir, else $STASIS_IMAGE_DIR (what the README tells a
-// CRIUSupport application to read), else -Dstasis.imageDir (stasis's
-// convenience property). -Dfake.criu.logFile, .workDir and .logLevel are the
-// application's setLogFile, setWorkDir and setLogLevel.
+// is -Dfake.checkpointDir, else $STASIS_IMAGE_DIR: the application does
+// what the README tells a CRIUSupport application to do,
+// new CRIUSupport(Paths.get(System.getenv("STASIS_IMAGE_DIR"))), and knows
+// nothing of stasis's -Dstasis.imageDir. Without the variable it has no
+// directory (CRIUSupport's NullPointerException). -Dfake.criu.logFile,
+// .workDir and .logLevel are the application's setLogFile, setWorkDir and
+// setLogLevel.
 func (v *vm) criuSupportDump() (j9Dump, error) {
 	d := j9Dump{shellJob: true, fileLocks: true, tcpEstablished: true, logFile: "criu.log"}
 	d.imageDir = v.prop("fake.checkpointDir", os.Getenv("STASIS_IMAGE_DIR"))
-	if d.imageDir == "" {
-		d.imageDir = v.prop("stasis.imageDir", "")
-	}
 	d.workDir = v.prop("fake.criu.workDir", "")
 	if s := v.prop("fake.criu.logFile", ""); s != "" {
 		d.logFile = s
