@@ -501,7 +501,9 @@ func TestEnginesOpenJ9Modes(t *testing.T) {
 			f := newFakeService(t, "openj9", "openj9")
 			count := warmups
 			if !tc.appTrigger {
-				f.command = f.command[:len(f.command)-1] // no self-checkpoint
+				// No self-checkpoint; OpenJ9's attach API comes up after
+				// the application is ready (its own initializer thread).
+				f.command = append(f.command[:len(f.command)-1], "-Dfake.attachInitDelay=1s")
 				f.trigger = []string{"--checkpoint-on=" + f.url("/"), "--warmup-url=" + f.url("/count"),
 					"--warmup-requests=" + strconv.Itoa(warmups)}
 			}

@@ -96,7 +96,7 @@ func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
 		cmd = "JDK.checkpoint"
 	}
 	name, _, _ := strings.Cut(cmd, " ")
-	out, err := openj9attach.JCmd(ctx, j.JVM.Pid, cmd, openj9attach.Options{Timeout: 30 * time.Second, Log: j.Log})
+	out, err := jcmdOnceAdvertised(ctx, j, cmd)
 	var je *openj9attach.JVMError
 	switch {
 	case errors.As(err, &je) && strings.Contains(je.Text, "not recognized"):
@@ -111,6 +111,33 @@ func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
 		return fmt.Errorf("the JVM (pid %d) refused %s and runs on: %s", j.JVM.Pid, name, strings.TrimSpace(out))
 	}
 	return nil
+}
+
+// openJ9AttachWait bounds the wait for the JVM's attach advertisement and
+// then for its answer.
+const openJ9AttachWait = 30 * time.Second
+
+// jcmdOnceAdvertised sends cmd once the JVM advertises itself. OpenJ9 starts
+// its attach API in a thread of its own ("Attach API initializer",
+// eclipse-openj9/openj9 .../attach/target/AttachHandler.java), so an
+// application can pass its readiness probe before its advertisement
+// exists; until then the JVM is not "not OpenJ9", only not yet reachable.
+func jcmdOnceAdvertised(ctx context.Context, j *CheckpointJob, cmd string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, openJ9AttachWait)
+	defer cancel()
+	for {
+		out, err := openj9attach.JCmd(ctx, j.JVM.Pid, cmd, openj9attach.Options{Timeout: openJ9AttachWait, Log: j.Log})
+		if !errors.Is(err, openj9attach.ErrNotOpenJ9) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w (waited %s for the JVM's attach API)", err, openJ9AttachWait)
+		case <-j.JVM.Done():
+			return "", err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // awaitOpenJ9Dump waits for the JVM's own dump. While it runs, the CRIU

@@ -164,7 +164,9 @@ func criuOnPath() (string, error) {
 // through CRIUSupport with -XX:+EnableCRIUSupport, through
 // org.crac.Core.checkpointRestore() with -XX:CRaCCheckpointTo.
 func (v *vm) scheduleSelfCheckpoint() error {
-	v.j9 = startJ9Attach(v)
+	if err := v.initAttachAPI(); err != nil {
+		return err
+	}
 	s := os.Getenv("FAKE_APP_CHECKPOINT_AFTER")
 	if s == "" {
 		s = v.prop("fake.checkpointAfter", "")
@@ -178,6 +180,40 @@ func (v *vm) scheduleSelfCheckpoint() error {
 		v.appCheckpoint()
 	}()
 	return nil
+}
+
+// initAttachAPI starts OpenJ9's attach API the way the JVM does: in a
+// thread of its own, "Attach API initializer" (eclipse-openj9/openj9
+// jcl/src/java.base/share/classes/openj9/internal/tools/attach/target/
+// AttachHandler.java), so the application may serve requests before the
+// JVM advertises itself. -Dfake.attachInitDelay=DURATION makes that
+// initializer late on purpose.
+func (v *vm) initAttachAPI() error {
+	delay, err := duration("fake.attachInitDelay", v.prop("fake.attachInitDelay", ""))
+	if err != nil {
+		return err
+	}
+	if delay == 0 {
+		v.setAttachAPI(startJ9Attach(v))
+		return nil
+	}
+	go func() {
+		<-timeAfter(delay)
+		v.setAttachAPI(startJ9Attach(v))
+	}()
+	return nil
+}
+
+func (v *vm) attachAPI() *j9Attach {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.j9
+}
+
+func (v *vm) setAttachAPI(a *j9Attach) {
+	v.mu.Lock()
+	v.j9 = a
+	v.mu.Unlock()
 }
 
 // appCheckpoint is the application's call. Without either mode,
@@ -217,8 +253,8 @@ func (v *vm) j9Checkpoint(d j9Dump) {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" %v\n", err)
 		return
 	}
-	v.j9.stop()
-	defer func() { v.j9 = startJ9Attach(v) }()
+	v.attachAPI().stop()
+	defer func() { v.setAttachAPI(startJ9Attach(v)) }()
 	if err := v.writeImageMeta(d.imageDir, "openj9"); err != nil {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.io.IOException: %v\n", err)
 		return
