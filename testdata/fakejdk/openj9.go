@@ -66,11 +66,12 @@ func (v *vm) criuSupportDump() (j9Dump, error) {
 	return d, d.check()
 }
 
-// cracDump is jdk.crac.Core.checkpointRestore() on OpenJ9: CRIUSupport on
-// the CRaCCheckpointTo directory with setLeaveRunning(false),
-// setShellJob(true), setFileLocks(true) (openj9 jdk/crac/Core.java,
-// CRIUSupportContext) and TCP connections kept (the reading of the
-// same file); no log level, so CRIU's default 2.
+// cracDump is jdk.crac.Core.checkpointRestore() on OpenJ9: InternalCRIUSupport
+// with setCheckpointDefaultParams() (leaveRunning false, shellJob,
+// tcpEstablished and fileLocks true) on the CRaCCheckpointTo directory
+// (openj9 jcl/src/java.base/share/classes/jdk/crac/Core.java,
+// .../openj9/internal/criu/InternalCRIUSupport.java); no log level, so
+// CRIU's default 2.
 func (v *vm) cracDump() (j9Dump, error) {
 	d := j9Dump{imageDir: v.opts.checkpointTo, logFile: "criu.log", shellJob: true, fileLocks: true, tcpEstablished: true}
 	return d, d.check()
@@ -78,12 +79,11 @@ func (v *vm) cracDump() (j9Dump, error) {
 
 // jcmdCRIUDump is CRIU.checkpoint: the key=value arguments became
 // openj9.internal.criu.* system properties (DiagnosticUtils.
-// parseCheckpointCommands), and setCheckpointDefaultParams() builds the
-// dump from them. The properties read here are the ones DiagnosticUtils's
-// help names (imageDir, logLevel) plus logFile and workDir; the dump keeps
-// shell jobs, TCP connections and file locks as CRaC mode does (an
-// assumption: setCheckpointDefaultParams's body was not in the sources
-// read).
+// parseCheckpointCommands), and checkpointJVM() reads them over
+// setCheckpointDefaultParams(): leaveRunning false, shellJob, tcpEstablished
+// and fileLocks true (openj9 jcl/src/java.base/share/classes/openj9/
+// internal/criu/InternalCRIUSupport.java). The properties read here are
+// imageDir, logLevel, logFile and workDir.
 func (v *vm) jcmdCRIUDump() (j9Dump, error) {
 	d := j9Dump{shellJob: true, fileLocks: true, tcpEstablished: true, logFile: "criu.log"}
 	v.mu.Lock()

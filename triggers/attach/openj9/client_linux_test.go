@@ -56,24 +56,22 @@ func startDouble(t *testing.T, env []string, flags ...string) int {
 // target connecting back with the key, properties reply, detach) and both
 // kinds of answer: a string result and an error result.
 func TestJCmdAgainstDouble(t *testing.T) {
-	pid := startDouble(t, nil)
+	pid := startDouble(t, nil, "-XX:+EnableCRIUSupport")
 	out, err := JCmd(context.Background(), pid, "help", Options{})
 	if err != nil {
 		t.Fatalf("help: %v", err)
 	}
-	if !strings.Contains(out, "GC.run") || !strings.Contains(out, "CRIU.checkpoint") {
+	// DiagnosticUtils registers CRIU.checkpoint with CRIU support and
+	// JDK.checkpoint only with CRaC support.
+	if !strings.Contains(out, "GC.run") || !strings.Contains(out, "CRIU.checkpoint") || strings.Contains(out, "JDK.checkpoint") {
 		t.Errorf("help answered %q", out)
 	}
-	// CRIU.checkpoint without -XX:+EnableCRIUSupport: a string result that
-	// says no (DiagnosticUtils.doCRIUCheckpointJVM), not an error.
-	out, err = JCmd(context.Background(), pid, "CRIU.checkpoint imageDir=/nonexistent", Options{})
-	if err != nil || out != "CRIU support is not enabled, JVM can't perform a checkpoint" {
-		t.Errorf("CRIU.checkpoint without CRIU support = %q, %v", out, err)
-	}
-	_, err = JCmd(context.Background(), pid, "No.such", Options{})
-	var je *JVMError
-	if !errors.As(err, &je) || je.Text != "Error: Error in command\nCommand No.such not recognized" {
-		t.Errorf("unknown command: err = %v", err)
+	for _, cmd := range []string{"No.such", "JDK.checkpoint"} {
+		_, err = JCmd(context.Background(), pid, cmd, Options{})
+		var je *JVMError
+		if !errors.As(err, &je) || je.Text != "Error: Error in command\nCommand "+cmd+" not recognized" {
+			t.Errorf("%s: err = %v", cmd, err)
+		}
 	}
 	if _, err := os.Stat(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d/replyInfo", pid)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("replyInfo left behind: %v", err)
