@@ -462,8 +462,8 @@ func TestEnginesCRaCCheckpointFailures(t *testing.T) {
 
 // TestEnginesOpenJ9NoCheckpointCommand: an OpenJ9 release without
 // CRIU.checkpoint (the double's FAKE_OPENJ9_NO_CHECKPOINT_COMMAND) answers
-// "not recognized" through OpenJ9's attach API, and stasis says to use
-// STASIS_CHECKPOINT_ON=app and how.
+// "not recognized" through OpenJ9's attach API, and stasis says which
+// releases have it, and to use STASIS_CHECKPOINT_ON=app and how.
 func TestEnginesOpenJ9NoCheckpointCommand(t *testing.T) {
 	f := newFakeService(t, "openj9", "openj9")
 	f.trigger = []string{"--checkpoint-on=" + f.url("/")}
@@ -473,7 +473,7 @@ func TestEnginesOpenJ9NoCheckpointCommand(t *testing.T) {
 		t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
 	}
 	errs := r.stderr.String()
-	if !strings.Contains(errs, "no CRIU.checkpoint command") || !strings.Contains(errs, "STASIS_CHECKPOINT_ON=app") ||
+	if !strings.Contains(errs, "no CRIU.checkpoint command") || !strings.Contains(errs, "from 0.53.0") || !strings.Contains(errs, "STASIS_CHECKPOINT_ON=app") ||
 		!strings.Contains(errs, `System.getenv("STASIS_IMAGE_DIR")`) {
 		t.Fatalf("stasis does not say to use STASIS_CHECKPOINT_ON=app and how:\n%s", errs)
 	}

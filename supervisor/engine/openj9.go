@@ -100,9 +100,9 @@ func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
 	var je *openj9attach.JVMError
 	switch {
 	case errors.As(err, &je) && strings.Contains(je.Text, "not recognized"):
-		return fmt.Errorf("this OpenJ9 release has no %s command (%s): let the application checkpoint itself with STASIS_CHECKPOINT_ON=app: "+
+		return fmt.Errorf("this OpenJ9 JVM has no %s command (%s; %s): let the application checkpoint itself with STASIS_CHECKPOINT_ON=app: "+
 			"with STASIS_OPENJ9_API=criusupport it calls new CRIUSupport(Paths.get(System.getenv(\"STASIS_IMAGE_DIR\"))).checkpointJVM(), "+
-			"with STASIS_OPENJ9_API=crac org.crac.Core.checkpointRestore()", name, strings.ReplaceAll(je.Text, "\n", ": "))
+			"with STASIS_OPENJ9_API=crac org.crac.Core.checkpointRestore()", name, strings.ReplaceAll(je.Text, "\n", ": "), sinceRelease(name))
 	case err != nil:
 		return fmt.Errorf("%s in pid %d through OpenJ9's attach API: %w", name, j.JVM.Pid, err)
 	}
@@ -111,6 +111,15 @@ func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
 		return fmt.Errorf("the JVM (pid %d) refused %s and runs on: %s", j.JVM.Pid, name, strings.TrimSpace(out))
 	}
 	return nil
+}
+
+// sinceRelease says which OpenJ9 releases have a checkpoint command, by the
+// release tags of eclipse-openj9/openj9 (DiagnosticUtils.java).
+func sinceRelease(command string) string {
+	if command == "JDK.checkpoint" {
+		return "OpenJ9 has it from 0.44.0, in builds with CRaC support"
+	}
+	return "OpenJ9 has it from 0.53.0; from 0.44.0, STASIS_OPENJ9_API=crac sends JDK.checkpoint in builds with CRaC support"
 }
 
 // openJ9AttachWait bounds the wait for the JVM's attach advertisement and
