@@ -91,9 +91,9 @@ func (e *OpenJ9) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 // .../attach/target/DiagnosticUtils.java). Both answer "JVM checkpoint
 // requested" and dump afterwards, in a thread of their own.
 func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
-	cmd := "CRIU.checkpoint imageDir=" + j.Dir
-	if openJ9API(j.Options) == OpenJ9CRaC {
-		cmd = "JDK.checkpoint"
+	cmd, err := checkpointCommand(j.Options)
+	if err != nil {
+		return err
 	}
 	name, _, _ := strings.Cut(cmd, " ")
 	out, err := jcmdOnceAdvertised(ctx, j, cmd)
@@ -111,6 +111,22 @@ func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
 		return fmt.Errorf("the JVM (pid %d) refused %s and runs on: %s", j.JVM.Pid, name, strings.TrimSpace(out))
 	}
 	return nil
+}
+
+// checkpointCommand is the mode's command line. CRIU.checkpoint carries the
+// image directory as one comma-separated key=value word, which OpenJ9 splits
+// on "," and "=" (DiagnosticUtils.parseCheckpointCommands; a bad word fails
+// the command after the words before it were set as properties), so a
+// directory with a comma, "=" or a blank cannot be sent.
+func checkpointCommand(o Options) (string, error) {
+	if openJ9API(o) == OpenJ9CRaC {
+		return "JDK.checkpoint", nil
+	}
+	if strings.ContainsAny(o.Dir, ",= \t\n") {
+		return "", fmt.Errorf("STASIS_IMAGE_DIR=%q cannot travel in OpenJ9's CRIU.checkpoint,imageDir=…, which splits on commas, '=' and blanks: "+
+			"use a directory without them, STASIS_OPENJ9_API=crac, or STASIS_CHECKPOINT_ON=app", o.Dir)
+	}
+	return "CRIU.checkpoint imageDir=" + o.Dir, nil
 }
 
 // sinceRelease says which OpenJ9 releases have a checkpoint command, by the
