@@ -35,13 +35,22 @@ type j9Attach struct {
 // startJ9Attach is AttachHandler's initialisation. The attach API is on by
 // default on Linux; -Dcom.ibm.tools.attach.enable=no turns it off, and
 // -Dcom.ibm.tools.attach.directory moves the common directory
-// (CommonDirectory.initialize). A failure disables attach silently, as
-// AttachHandler does.
+// (CommonDirectory.initialize), which is otherwise .com_ibm_tools_attach in
+// the system temporary directory: $TMPDIR when that exists, else /tmp
+// (IPC.getTmpDir, runtime/jcl/common/attach.c getTempDirImpl,
+// runtime/util/unix/filehelp.c getTmpDir). A failure disables attach
+// silently, as AttachHandler does.
 func startJ9Attach(v *vm) *j9Attach {
 	if strings.EqualFold(v.prop("com.ibm.tools.attach.enable", "yes"), "no") {
 		return nil
 	}
-	a := &j9Attach{v: v, common: v.prop("com.ibm.tools.attach.directory", filepath.Join("/tmp", ".com_ibm_tools_attach")),
+	tmp := "/tmp"
+	if d := os.Getenv("TMPDIR"); d != "" {
+		if _, err := os.Stat(d); err == nil {
+			tmp = d
+		}
+	}
+	a := &j9Attach{v: v, common: v.prop("com.ibm.tools.attach.directory", filepath.Join(tmp, ".com_ibm_tools_attach")),
 		quit: make(chan struct{}), loopDone: make(chan struct{})}
 	a.dir = filepath.Join(a.common, strconv.Itoa(os.Getpid()))
 	a.syncFile = filepath.Join(a.dir, "attachNotificationSync")

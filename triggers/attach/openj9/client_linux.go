@@ -134,7 +134,7 @@ func inspect(pid int) (*target, error) {
 		return nil, newError(ErrPermission, "pid %d runs as uid %d and stasis as uid %d: only root can attach to another user's JVM", pid, t.uid, me)
 	}
 	cmdline, _ := os.ReadFile(proc + "/cmdline")
-	common := "/tmp/" + commonDirName
+	common := filepath.Join(t.tmpDir(), commonDirName)
 	for _, a := range strings.Split(string(cmdline), "\x00") {
 		if v, ok := strings.CutPrefix(a, "-Dcom.ibm.tools.attach.directory="); ok && v != "" {
 			common = v
@@ -151,6 +151,22 @@ func inspect(pid int) (*target, error) {
 	}
 	t.common = filepath.Join(t.root, common)
 	return t, nil
+}
+
+// tmpDir is the JVM's system temporary directory, where its common
+// directory is unless a property moves it: $TMPDIR from the JVM's
+// environment when that exists, else /tmp (eclipse-openj9/openj9
+// IPC.getTmpDir, runtime/util/unix/filehelp.c getTmpDir).
+func (t *target) tmpDir() string {
+	env, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(t.pid), "environ"))
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if d, ok := strings.CutPrefix(kv, "TMPDIR="); ok && d != "" {
+			if _, err := os.Stat(filepath.Join(t.root, d)); err == nil {
+				return d
+			}
+		}
+	}
+	return "/tmp"
 }
 
 // find locates the JVM's directory: normally named after its PID, else any

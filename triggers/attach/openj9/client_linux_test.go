@@ -114,3 +114,18 @@ func TestNotOpenJ9(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNotOpenJ9", err)
 	}
 }
+
+// TestJCmdTMPDIR: OpenJ9's common directory is in $TMPDIR when the JVM's
+// environment sets one that exists (IPC.getTmpDir, runtime/util/unix/
+// filehelp.c), and the client looks for the JVM there.
+func TestJCmdTMPDIR(t *testing.T) {
+	tmp := t.TempDir()
+	t.Cleanup(func() { semRemove(filepath.Join(tmp, commonDirName, notifier)) })
+	pid := startDouble(t, []string{"TMPDIR=" + tmp}, "-XX:+EnableCRIUSupport")
+	if _, err := os.Stat(filepath.Join(tmp, commonDirName, strconv.Itoa(pid), advertFile)); err != nil {
+		t.Fatalf("the double does not advertise itself in $TMPDIR: %v", err)
+	}
+	if out, err := JCmd(context.Background(), pid, "GC.run", Options{}); err != nil || out != "Command succeeded" {
+		t.Fatalf("GC.run: %q, %v", out, err)
+	}
+}

@@ -9,8 +9,10 @@
 // jcl/src/jdk.attach/share/classes/com/ibm/tools/attach/attacher/):
 //
 //   - Every JVM advertises itself in the common directory
-//     <tmp>/.com_ibm_tools_attach (CommonDirectory.java; the
-//     com.ibm.tools.attach.directory property moves it), in a directory
+//     <tmp>/.com_ibm_tools_attach, <tmp> being the JVM's $TMPDIR when that
+//     exists, else /tmp (CommonDirectory.java, IPC.getTmpDir,
+//     runtime/util/unix/filehelp.c; the com.ibm.tools.attach.directory
+//     property moves it), in a directory
 //     named after its VM id, normally its PID (TargetDirectory.java), with an
 //     attachInfo file in java.util.Properties format (processId, vmId,
 //     userUid, attachNotificationSync, ...; Advertisement.java).
