@@ -89,7 +89,9 @@ func TestOpenJ9BothModesRefused(t *testing.T) {
 }
 
 // TestOpenJ9CRaCModeAndLogChoices: org.crac's Core.checkpointRestore() in
-// CRaC mode dumps into -XX:CRaCCheckpointTo; in CRIUSupport mode the
+// CRaC mode dumps into -XX:CRaCCheckpointTo, with the log level and file of
+// the -Dopenj9.internal.criu.* properties (InternalCRIUSupport.checkpointJVM
+// reads them for every checkpoint); in CRIUSupport mode the
 // application's setWorkDir, setLogFile and setLogLevel reach CRIU (log and
 // stats-dump in the work directory, level 4 writes the success line).
 func TestOpenJ9CRaCModeAndLogChoices(t *testing.T) {
@@ -101,6 +103,7 @@ func TestOpenJ9CRaCModeAndLogChoices(t *testing.T) {
 	img := t.TempDir()
 	port := freePort(t)
 	ns := StartNS(t, home, PIDBase(), env, t.TempDir(), java, "-XX:CRaCCheckpointTo="+img,
+		"-Dopenj9.internal.criu.logLevel=4", "-Dopenj9.internal.criu.logFile=crac.log",
 		"-Dfake.checkpointAfter=500ms", fmt.Sprintf("-Dfake.port=%d", port))
 	get(t, port, "/count")
 	if st := ns.Wait(t, 30*time.Second); st != "signal 9" {
@@ -108,6 +111,9 @@ func TestOpenJ9CRaCModeAndLogChoices(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(img, "stats-dump")); err != nil {
 		t.Errorf("CRaC mode did not dump into CRaCCheckpointTo: %v", err)
+	}
+	if log := readFile(t, filepath.Join(img, "crac.log")); !strings.Contains(log, "Dumping finished successfully") {
+		t.Errorf("-Dopenj9.internal.criu.logFile=crac.log and logLevel=4 did not reach CRIU")
 	}
 
 	img, work := t.TempDir(), t.TempDir()

@@ -63,6 +63,9 @@ func (v *vm) criuSupportDump() (j9Dump, error) {
 		}
 		d.logLevel = n
 	}
+	if err := v.propOverrides(&d); err != nil {
+		return d, err
+	}
 	return d, d.check()
 }
 
@@ -74,6 +77,9 @@ func (v *vm) criuSupportDump() (j9Dump, error) {
 // CRIU's default 2.
 func (v *vm) cracDump() (j9Dump, error) {
 	d := j9Dump{imageDir: v.opts.checkpointTo, logFile: "criu.log", shellJob: true, fileLocks: true, tcpEstablished: true}
+	if err := v.propOverrides(&d); err != nil {
+		return d, err
+	}
 	return d, d.check()
 }
 
@@ -86,22 +92,40 @@ func (v *vm) cracDump() (j9Dump, error) {
 // imageDir, logLevel, logFile and workDir.
 func (v *vm) jcmdCRIUDump() (j9Dump, error) {
 	d := j9Dump{shellJob: true, fileLocks: true, tcpEstablished: true, logFile: "criu.log"}
+	if err := v.propOverrides(&d); err != nil {
+		return d, err
+	}
+	return d, d.check()
+}
+
+// propOverrides is the start of InternalCRIUSupport.checkpointJVM(), which
+// every checkpoint goes through (the application's CRIUSupport, org.crac's
+// Core, both jcmd commands): the openj9.internal.criu.* system properties,
+// from the command line or from CRIU.checkpoint, override what was set
+// before (imageDir and workDir must be directories, logLevel a number that
+// setLogLevel accepts, logFile a name that setLogFile accepts).
+func (v *vm) propOverrides(d *j9Dump) error {
 	v.mu.Lock()
 	p := func(k string) string { return v.opts.props["openj9.internal.criu."+k] }
-	d.imageDir, d.workDir = p("imageDir"), p("workDir")
-	if s := p("logFile"); s != "" {
-		d.logFile = s
-	}
-	level := p("logLevel")
+	imageDir, workDir, logFile, level := p("imageDir"), p("workDir"), p("logFile"), p("logLevel")
 	v.mu.Unlock()
+	if imageDir != "" {
+		d.imageDir = imageDir
+	}
+	if workDir != "" {
+		d.workDir = workDir
+	}
+	if logFile != "" {
+		d.logFile = logFile
+	}
 	if level != "" {
 		n, err := strconv.Atoi(level)
 		if err != nil || n < 1 || n > 4 {
-			return d, fmt.Errorf("java.lang.IllegalArgumentException: Log level must be 1 to 4 inclusive")
+			return fmt.Errorf("java.lang.IllegalArgumentException: Log level must be 1 to 4 inclusive")
 		}
 		d.logLevel = n
 	}
-	return d, d.check()
+	return nil
 }
 
 // check is setImageDir, setWorkDir and setLogFile's validation.
