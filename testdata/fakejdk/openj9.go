@@ -149,7 +149,7 @@ func (d *j9Dump) check() error {
 
 // criuArgs is the dump as a `criu dump` command line. Real OpenJ9 drives
 // CRIU through libcriu, which starts `criu swrk` and sends these options
-// over RPC (runtime/criusupport/criusupport.cpp); the double runs the CLI
+// over RPC (eclipse-openj9/openj9 runtime/vm/CRIUHelpers.cpp); the double runs the CLI
 // with the equivalent options instead, a simplification: -D is the image
 // directory, -W the work directory (CRIU chdirs there, so the log file and
 // stats-dump land there, measured with criu 4.2.1), -v only when a level
@@ -261,12 +261,16 @@ func (v *vm) appCheckpoint() {
 	v.j9Checkpoint(d)
 }
 
-// j9Checkpoint runs one dump. The attach API is shut down first and started
-// again after a restore or a failure (the double's reading: a checkpoint
-// must not carry the attach wait loop, its semaphore wait or an attach
-// connection into the image). On failure OpenJ9 throws
-// SystemCheckpointException ("Could not dump the JVM processes",
-// runtime/criusupport/criusupport.cpp) and the JVM runs on.
+// j9Checkpoint runs one dump. The double shuts its attach API down first
+// and starts it again after a restore or a failure, so that its image holds
+// no attach connection or semaphore wait. That is the double's own choice:
+// OpenJ9's sources (AttachHandler.java, InternalCRIUSupport's hooks,
+// runtime/vm/CRIUHelpers.cpp) show no such teardown, so a real JVM may
+// still hold the attacher's connection at the dump (OpenJ9 dumps with
+// tcpEstablished, and stasis restores with --tcp-established). On failure
+// OpenJ9 throws SystemCheckpointException ("Could not dump the JVM
+// processes, err=N", J9NLS_VM_CRIU_DUMP_FAILED in runtime/nls/j9vm/
+// j9vm.nls) and the JVM runs on.
 func (v *vm) j9Checkpoint(d j9Dump) {
 	if !v.checkpointing.CompareAndSwap(false, true) {
 		return
