@@ -343,11 +343,16 @@ func (t *target) countTargets() int {
 	return n
 }
 
+// lockFile is FileLock.lockFile: open or create the file, set its mode
+// whatever the umask (runtime/jcl/common/attach.c lockFileImpl chmods it:
+// a _attachlock that only its creator can write stops every other user's
+// attacher), and flock it.
 func lockFile(path string, perm os.FileMode, block bool) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, perm)
 	if err != nil {
 		return nil, err
 	}
+	_ = os.Chmod(path, perm) // as OpenJ9: best effort, another user's file stays as it is
 	how := unix.LOCK_EX
 	if !block {
 		how |= unix.LOCK_NB

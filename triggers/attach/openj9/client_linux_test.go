@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"stasis/internal/fakejdktest"
 )
 
@@ -127,5 +129,22 @@ func TestJCmdTMPDIR(t *testing.T) {
 	}
 	if out, err := JCmd(context.Background(), pid, "GC.run", Options{}); err != nil || out != "Command succeeded" {
 		t.Fatalf("GC.run: %q, %v", out, err)
+	}
+}
+
+// TestLockFileMode: the attach lock gets mode 0666 whatever the umask, as
+// OpenJ9's lockFileImpl makes it (runtime/jcl/common/attach.c), so that
+// other users' attachers can take it too.
+func TestLockFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), attachLock)
+	old := unix.Umask(0o022)
+	defer unix.Umask(old)
+	f, err := lockFile(path, 0o666, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockFile(f)
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o666 {
+		t.Fatalf("%s: %v, %v; want mode 0666", path, st.Mode(), err)
 	}
 }
