@@ -56,13 +56,15 @@ func TestOpenJ9SelfCheckpoint(t *testing.T) {
 		t.Errorf("foreground criu restore ended %q: CRIU exits 0 whatever the tree does", st)
 	}
 
-	launcher := StartNS(t, home, 0, nil, t.TempDir(), java, "-XX:CRaCRestoreFrom="+img)
+	// OpenJ9's launcher runs `criu restore -D DIR -v2 --shell-job` with
+	// criu from PATH (criuhelpers.c).
+	launcher := StartNS(t, home, 0, []string{CRIUPath(home)}, t.TempDir(), java, "-XX:CRaCRestoreFrom="+img)
 	if got := get(t, port, "/count"); got != "2" {
-		t.Fatalf("count after launcher restore = %q, want 2", got)
+		t.Fatalf("count after launcher restore = %q, want 2\nstderr:\n%s", got, launcher.Stderr)
 	}
 	get(t, port, "/exit?code=5")
-	if st := launcher.Wait(t, 10*time.Second); st != "exit 0" {
-		t.Errorf("OpenJ9 launcher restore ended %q, want exit 0 (the app's 5 is lost)", st)
+	if st := launcher.Wait(t, 10*time.Second); st != "exit 0" || !strings.Contains(launcher.Stderr.String(), "Completed restore with -XX:CRaCRestoreFrom=PATH.") {
+		t.Errorf("OpenJ9 launcher restore ended %q, want exit 0 (the app's 5 is lost) and its message\nstderr:\n%s", st, launcher.Stderr)
 	}
 }
 

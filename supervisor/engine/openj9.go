@@ -28,8 +28,8 @@ import (
 // Either way the JVM dumps itself with CRIU and dies by SIGKILL (137).
 // stasis restores with criu directly: OpenJ9's restoring launcher forks
 // `criu restore` and exits 0 or 1 whatever the application does
-// (ibmruntimes/openj9-openjdk-jdk21 criuhelpers.c), which would lose the
-// application's exit status.
+// (ibmruntimes/openj9-openjdk-jdk11 closed/src/java.base/share/native/libjli/
+// criuhelpers.c), which would lose the application's exit status.
 type OpenJ9 struct{}
 
 // The values of STASIS_OPENJ9_API.
