@@ -96,6 +96,11 @@ func TestMainOpenJ9(t *testing.T) {
 	if code := Main([]string{strconv.Itoa(pid), "JDK.checkpoint"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Command JDK.checkpoint not recognized") {
 		t.Errorf("JDK.checkpoint in a release without it: exit %d, stderr %q", code, errOut.String())
 	}
+	// Each argument is one word, blanks and all (DiagnosticUtils.makeJcmdCommand).
+	errOut.Reset()
+	if code := Main([]string{strconv.Itoa(pid), "No.such", "a b"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Command No.such,a b not recognized") {
+		t.Errorf("an argument with a blank: exit %d, stderr %q", code, errOut.String())
+	}
 	if code := Main([]string{"x", "help"}, &out, &errOut); code != 2 {
 		t.Errorf("bad pid: exit %d", code)
 	}

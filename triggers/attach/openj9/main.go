@@ -11,7 +11,8 @@ import (
 
 // Main implements `stasis jcmd PID COMMAND [ARGS...]` for an OpenJ9 JVM.
 // As in OpenJ9's own jcmd, the command and its arguments become one
-// diagnostic command (words joined by commas) and the JVM's string result
+// diagnostic command (the arguments joined by commas as they are, blanks
+// inside one kept) and the JVM's string result
 // goes to stdout with exit 0. An error reply goes to stderr with exit 1 and
 // bad arguments exit 2, as `stasis jcmd` does for HotSpot; OpenJ9's jcmd
 // instead prints "Error: …" on stdout and exits 0 (eclipse-openj9/openj9
@@ -27,7 +28,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stasis jcmd: PID %q is not a process id\n", args[0])
 		return 2
 	}
-	out, err := JCmd(context.Background(), pid, strings.Join(args[1:], " "), Options{})
+	out, err := JCmdWords(context.Background(), pid, args[1:], Options{})
 	var je *JVMError
 	switch {
 	case errors.As(err, &je):

@@ -93,6 +93,14 @@ func Command(cmdline string) string {
 // what OpenJ9's jcmd would print on success (the string result). An error
 // reply is a *JVMError.
 func JCmd(ctx context.Context, pid int, cmdline string, opt Options) (string, error) {
+	return JCmdWords(ctx, pid, strings.Fields(cmdline), opt)
+}
+
+// JCmdWords is JCmd for a command already split into words, as OpenJ9's
+// jcmd gets them from its own command line: they are joined with commas
+// as they are (DiagnosticUtils.makeJcmdCommand), so a word may hold a
+// blank.
+func JCmdWords(ctx context.Context, pid int, words []string, opt Options) (string, error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
@@ -101,7 +109,7 @@ func JCmd(ctx context.Context, pid int, cmdline string, opt Options) (string, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
-	props, err := execute(ctx, pid, "ATTACH_DIAGNOSTICS:"+Command(cmdline), opt)
+	props, err := execute(ctx, pid, "ATTACH_DIAGNOSTICS:"+strings.Join(words, ","), opt)
 	if err != nil {
 		return "", err
 	}
