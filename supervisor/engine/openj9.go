@@ -138,8 +138,8 @@ func sinceRelease(command string) string {
 	return "OpenJ9 has it from 0.53.0; from 0.44.0, STASIS_OPENJ9_API=crac sends JDK.checkpoint in builds with CRaC support"
 }
 
-// openJ9AttachWait bounds the wait for the JVM's attach advertisement and
-// then for its answer.
+// openJ9AttachWait bounds the wait for the JVM's attach advertisement, and
+// then the command.
 const openJ9AttachWait = 30 * time.Second
 
 // jcmdOnceAdvertised sends cmd once the JVM advertises itself. OpenJ9 starts
@@ -148,16 +148,19 @@ const openJ9AttachWait = 30 * time.Second
 // application can pass its readiness probe before its advertisement
 // exists; until then the JVM is not "not OpenJ9", only not yet reachable.
 func jcmdOnceAdvertised(ctx context.Context, j *CheckpointJob, cmd string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, openJ9AttachWait)
-	defer cancel()
+	// The wait for the advertisement and the command have a bound each.
+	deadline := time.Now().Add(openJ9AttachWait)
 	for {
 		out, err := openj9attach.JCmd(ctx, j.JVM.Pid, cmd, openj9attach.Options{Timeout: openJ9AttachWait, Log: j.Log})
 		if !errors.Is(err, openj9attach.ErrNotOpenJ9) {
 			return out, err
 		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w (waited %s for the JVM's attach API)", err, openJ9AttachWait)
+		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("%w (waited %s for the JVM's attach API)", err, openJ9AttachWait)
+			return "", err
 		case <-j.JVM.Done():
 			return "", err
 		case <-time.After(50 * time.Millisecond):
