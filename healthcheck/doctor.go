@@ -81,7 +81,7 @@ type DoctorReport struct {
 // Doctor gathers this environment's facts and judges them against cfg.
 func Doctor(ctx context.Context, cfg DoctorConfig) *DoctorReport {
 	if cfg.Engine == "openj9" {
-		cfg.OpenJ9 = gatherOpenJ9()
+		cfg.OpenJ9 = gatherOpenJ9(cfg.JDK.Home)
 	}
 	return Diagnose(cfg, Gather(ctx, cfg))
 }

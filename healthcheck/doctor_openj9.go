@@ -12,13 +12,17 @@ import (
 const capNetAdmin = 12
 
 // openJ9Facts are what an OpenJ9 checkpoint needs beyond stasis's own
-// criu: OpenJ9 dumps through libcriu (eclipse-openj9/openj9
-// runtime/criusupport/criusupport.cpp loads libcriu.so), and libcriu starts
-// the service binary `criu` from PATH (checkpoint-restore/criu
-// lib/c/criu.c), whatever STASIS_CRIU or $JAVA_HOME/lib/criu say.
+// criu: OpenJ9 dlopens "libcriu.so" by that name (eclipse-openj9/openj9
+// runtime/vm/CRIUHelpers.cpp: j9sl_open_shared_library("criu",
+// OMRPORT_SLOPEN_DECORATE)), so a libcriu.so.2 without the unversioned
+// link (distributions put it in their -dev package) is not enough; and
+// libcriu starts the service binary `criu` from PATH (checkpoint-restore/
+// criu lib/c/criu.c), whatever STASIS_CRIU or $JAVA_HOME/lib/criu say.
 type openJ9Facts struct {
 	CRIUOnPath string // the criu PATH finds, or ""
-	LibCRIU    string // a libcriu.so found, or ""
+	LibCRIU    string // the libcriu.so found, or ""
+	// LibCRIUVersioned is a libcriu.so.N found where no libcriu.so is.
+	LibCRIUVersioned string
 }
 
 // libDirs are where the dynamic loader looks without LD_LIBRARY_PATH on the
@@ -26,36 +30,69 @@ type openJ9Facts struct {
 var libDirs = []string{"/usr/lib64", "/usr/lib", "/lib64", "/lib", "/usr/local/lib",
 	"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/powerpc64le-linux-gnu", "/usr/lib/s390x-linux-gnu"}
 
-func gatherOpenJ9() openJ9Facts {
+// gatherOpenJ9 looks for criu on PATH and for libcriu.so where the loader
+// would: LD_LIBRARY_PATH, the JDK's own library directories, the
+// directories of /etc/ld.so.conf.d, and the default ones.
+func gatherOpenJ9(javaHome string) openJ9Facts {
 	var f openJ9Facts
 	if p, err := exec.LookPath("criu"); err == nil {
 		f.CRIUOnPath = p
 	}
-	dirs := append(filepath.SplitList(os.Getenv("LD_LIBRARY_PATH")), libDirs...)
+	dirs := filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))
+	if javaHome != "" {
+		dirs = append(dirs, filepath.Join(javaHome, "lib"), filepath.Join(javaHome, "lib", "default"))
+	}
+	dirs = append(append(dirs, ldSoConfDirs("/etc/ld.so.conf.d")...), libDirs...)
+	f.LibCRIU, f.LibCRIUVersioned = findLibCRIU(dirs)
+	return f
+}
+
+// findLibCRIU returns the first libcriu.so in dirs, else the first
+// versioned libcriu.so.N as a hint.
+func findLibCRIU(dirs []string) (lib, versioned string) {
 	for _, d := range dirs {
 		if d == "" {
 			continue
 		}
-		for _, name := range []string{"libcriu.so", "libcriu.so.2"} {
-			if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-				f.LibCRIU = filepath.Join(d, name)
-				break
+		if _, err := os.Stat(filepath.Join(d, "libcriu.so")); err == nil {
+			return filepath.Join(d, "libcriu.so"), ""
+		}
+		if versioned == "" {
+			if m, _ := filepath.Glob(filepath.Join(d, "libcriu.so.*")); len(m) > 0 {
+				versioned = m[0]
 			}
 		}
-		if f.LibCRIU != "" {
-			break
+	}
+	return "", versioned
+}
+
+// ldSoConfDirs reads the directories listed in dir/*.conf (no includes).
+func ldSoConfDirs(dir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
+	var dirs []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); strings.HasPrefix(line, "/") {
+				dirs = append(dirs, line)
+			}
 		}
 	}
-	return f
+	return dirs
 }
 
 // openj9 checks what OpenJ9's own dump needs when this start checkpoints
 // with it: criu on PATH and libcriu.so (not STASIS_CRIU, which only the
 // restore uses), NET_ADMIN (CRIU locks the network with it, also in the
-// unprivileged mode OpenJ9 uses for a non-root JVM), and a warning about TLS: with -XX:+EnableCRIUSupport only
-// CRIUSECProvider is available until the restore (eclipse-openj9
-// openj9-docs xxenablecriusupport.md), so a warm-up over TLS fails unless
-// -XX:-CRIUSecProvider is set.
+// unprivileged mode OpenJ9 uses for a non-root JVM), and a warning about
+// TLS: in either checkpoint mode only CRIUSECProvider is available until
+// the restore unless -XX:-CRIUSecProvider is set (eclipse-openj9/openj9
+// runtime/vm/jvminit.c sets J9VM_CRIU_ENABLE_CRIU_SEC_PROVIDER by default
+// when CRIU or CRaC checkpointing is enabled; openj9-docs
+// xxcriusecprovider.md).
 func (d *diagnosis) openj9() {
 	if d.cfg.Engine != "openj9" || !d.cfg.Checkpoint {
 		return
@@ -67,9 +104,13 @@ func (d *diagnosis) openj9() {
 		d.add("openj9: criu on PATH", false, true, "OpenJ9's libcriu runs `criu` from PATH, and none is there (STASIS_CRIU is only for the restore)",
 			"install CRIU 4.x in the image so that `criu` is on PATH (Semeru's CRIU-enabled images ship one)")
 	}
-	if o.LibCRIU != "" {
+	switch {
+	case o.LibCRIU != "":
 		d.add("openj9: libcriu.so", true, true, o.LibCRIU, "")
-	} else {
+	case o.LibCRIUVersioned != "":
+		d.add("openj9: libcriu.so", false, true, "OpenJ9 opens libcriu.so by that name, and only "+o.LibCRIUVersioned+" is there",
+			"add the unversioned link: ln -s "+filepath.Base(o.LibCRIUVersioned)+" "+filepath.Join(filepath.Dir(o.LibCRIUVersioned), "libcriu.so")+" (Debian and Ubuntu ship it in libcriu-dev)")
+	default:
 		d.add("openj9: libcriu.so", false, true, "OpenJ9 loads libcriu.so to checkpoint, and none was found in the library directories",
 			"install CRIU's library (libcriu.so) in the image")
 	}
@@ -79,9 +120,9 @@ func (d *diagnosis) openj9() {
 		d.add("openj9: capability NET_ADMIN", false, true, fmt.Sprintf("CAP_NET_ADMIN is not in the effective set (CapEff %016x): OpenJ9's CRIU dump, unprivileged mode included, locks the network with it", d.f.CapEff),
 			"add NET_ADMIN (docker run --cap-add NET_ADMIN; Kubernetes securityContext.capabilities.add: [NET_ADMIN])")
 	}
-	if d.cfg.OpenJ9API != "crac" && !hasArg(d.cfg.Command, "-XX:-CRIUSecProvider") {
+	if !hasArg(d.cfg.Command, "-XX:-CRIUSecProvider") {
 		d.warn("openj9: TLS before the checkpoint",
-			"with -XX:+EnableCRIUSupport only CRIUSECProvider is available until the restore: TLS during the warm-up (https probes or warm-up URLs, TLS clients in the application) fails",
+			"with checkpointing enabled (-XX:+EnableCRIUSupport or -XX:CRaCCheckpointTo) only CRIUSECProvider is available until the restore: TLS during the warm-up (https probes or warm-up URLs, TLS clients in the application) fails",
 			"add -XX:-CRIUSecProvider to the java command if the application needs TLS before the checkpoint")
 	}
 }

@@ -31,8 +31,9 @@ func finding(r *DoctorReport, name string) *Finding {
 }
 
 // TestDiagnoseOpenJ9TLS: -XX:+EnableCRIUSupport leaves only
-// CRIUSECProvider until the restore, so the doctor warns unless
-// -XX:-CRIUSecProvider is set (or CRaC mode is used).
+// CRIUSECProvider until the restore, and so does -XX:CRaCCheckpointTo
+// (runtime/vm/jvminit.c: J9_IS_CRIU_OR_CRAC_CHECKPOINT_ENABLED), so the
+// doctor warns in both modes unless -XX:-CRIUSecProvider is set.
 func TestDiagnoseOpenJ9TLS(t *testing.T) {
 	for _, tc := range []struct {
 		api  string
@@ -41,7 +42,8 @@ func TestDiagnoseOpenJ9TLS(t *testing.T) {
 	}{
 		{"criusupport", []string{"java", "-jar", "app.jar"}, true},
 		{"criusupport", []string{"java", "-XX:-CRIUSecProvider", "-jar", "app.jar"}, false},
-		{"crac", []string{"java", "-jar", "app.jar"}, false},
+		{"crac", []string{"java", "-jar", "app.jar"}, true},
+		{"crac", []string{"java", "-XX:-CRIUSecProvider", "-jar", "app.jar"}, false},
 	} {
 		c := goodConfig("openj9", true, false)
 		c.OpenJ9API, c.Command = tc.api, tc.cmd
@@ -85,6 +87,11 @@ func TestDiagnose(t *testing.T) {
 			c.OpenJ9.LibCRIU = ""
 			return c
 		}, nil, "openj9: libcriu.so", "libcriu.so"},
+		{"openj9 checkpoint needs the unversioned libcriu.so", func() DoctorConfig {
+			c := goodConfig("openj9", true, false)
+			c.OpenJ9.LibCRIU, c.OpenJ9.LibCRIUVersioned = "", "/usr/lib/x86_64-linux-gnu/libcriu.so.2"
+			return c
+		}, nil, "openj9: libcriu.so", "ln -s libcriu.so.2 /usr/lib/x86_64-linux-gnu/libcriu.so"},
 		{"openj9 checkpoint needs NET_ADMIN", func() DoctorConfig { return goodConfig("openj9", true, false) },
 			func(f *Facts) { f.CapEff &^= 1 << capNetAdmin }, "openj9: capability NET_ADMIN", "--cap-add NET_ADMIN"},
 		{"openj9 restore needs neither criu on PATH nor NET_ADMIN", func() DoctorConfig {
@@ -221,4 +228,22 @@ func FuzzParseRelease(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFindLibCRIU: OpenJ9 dlopens "libcriu.so" (CRIUHelpers.cpp), so only
+// that name counts, in the first directory that has it; a versioned one is
+// kept as a hint.
+func TestFindLibCRIU(t *testing.T) {
+	versionedOnly, both := t.TempDir(), t.TempDir()
+	for _, p := range []string{filepath.Join(versionedOnly, "libcriu.so.2"), filepath.Join(both, "libcriu.so.2"), filepath.Join(both, "libcriu.so")} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lib, v := findLibCRIU([]string{"", versionedOnly}); lib != "" || v != filepath.Join(versionedOnly, "libcriu.so.2") {
+		t.Errorf("versioned only: %q, %q", lib, v)
+	}
+	if lib, _ := findLibCRIU([]string{versionedOnly, both}); lib != filepath.Join(both, "libcriu.so") {
+		t.Errorf("libcriu.so in the second directory: %q", lib)
+	}
 }

@@ -122,6 +122,10 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 		return time.Time{}, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if le, ok := ck.eng.(engine.LaunchEnver); ok {
+		// Later entries win in exec.Cmd's environment.
+		cmd.Env = append(os.Environ(), le.LaunchEnv(ph.Opt)...)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = ck.stdio.Stdin(), ck.stdio.Stdout(), ck.stdio.Stderr()
 	// The JVM leads a session of its own. CRIU refuses to dump a process
 	// whose session leader is outside its PID namespace (checkpoint-restore/

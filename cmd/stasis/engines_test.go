@@ -98,11 +98,12 @@ func (f *fakeService) start(t testing.TB, env []string, flags ...string) *stasis
 		"--min-pid=" + strconv.Itoa(f.minPID), "--stop-timeout=5s"}, f.trigger...)
 	args = append(append(append(args, flags...), "--"), f.command...)
 	// The double finds CRIU as $HOME/lib/criu, stasis as well (no STASIS_CRIU);
-	// OpenJ9 runs `criu` from PATH. A CRIUSupport application reads
-	// STASIS_IMAGE_DIR, which a container's environment sets.
-	env = append([]string{"STASIS_CRIU="}, env...)
+	// OpenJ9 runs `criu` from PATH. The directory is --image-dir only: a
+	// CRIUSupport application reads STASIS_IMAGE_DIR, which stasis puts in
+	// the JVM's environment itself.
+	env = append([]string{"STASIS_CRIU=", "STASIS_IMAGE_DIR="}, env...)
 	if f.flavour == "openj9" {
-		env = append([]string{fakejdktest.CRIUPath(f.home), "STASIS_IMAGE_DIR=" + f.dir}, env...)
+		env = append([]string{fakejdktest.CRIUPath(f.home)}, env...)
 	}
 	if f.flavour != "warp" {
 		return startNS(t, env, args...)
@@ -461,8 +462,8 @@ func TestEnginesCRaCCheckpointFailures(t *testing.T) {
 
 // TestEnginesOpenJ9NoCheckpointCommand: an OpenJ9 release without
 // CRIU.checkpoint (the double's FAKE_OPENJ9_NO_CHECKPOINT_COMMAND) answers
-// "not recognized" through OpenJ9's attach API, and stasis says to use
-// STASIS_CHECKPOINT_ON=app and how.
+// "not recognized" through OpenJ9's attach API, and stasis says which
+// releases have it, and to use STASIS_CHECKPOINT_ON=app and how.
 func TestEnginesOpenJ9NoCheckpointCommand(t *testing.T) {
 	f := newFakeService(t, "openj9", "openj9")
 	f.trigger = []string{"--checkpoint-on=" + f.url("/")}
@@ -472,7 +473,7 @@ func TestEnginesOpenJ9NoCheckpointCommand(t *testing.T) {
 		t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
 	}
 	errs := r.stderr.String()
-	if !strings.Contains(errs, "no CRIU.checkpoint command") || !strings.Contains(errs, "STASIS_CHECKPOINT_ON=app") ||
+	if !strings.Contains(errs, "no CRIU.checkpoint command") || !strings.Contains(errs, "from 0.53.0") || !strings.Contains(errs, "STASIS_CHECKPOINT_ON=app") ||
 		!strings.Contains(errs, `System.getenv("STASIS_IMAGE_DIR")`) {
 		t.Fatalf("stasis does not say to use STASIS_CHECKPOINT_ON=app and how:\n%s", errs)
 	}
@@ -500,7 +501,9 @@ func TestEnginesOpenJ9Modes(t *testing.T) {
 			f := newFakeService(t, "openj9", "openj9")
 			count := warmups
 			if !tc.appTrigger {
-				f.command = f.command[:len(f.command)-1] // no self-checkpoint
+				// No self-checkpoint; OpenJ9's attach API comes up after
+				// the application is ready (its own initializer thread).
+				f.command = append(f.command[:len(f.command)-1], "-Dfake.attachInitDelay=1s")
 				f.trigger = []string{"--checkpoint-on=" + f.url("/"), "--warmup-url=" + f.url("/count"),
 					"--warmup-requests=" + strconv.Itoa(warmups)}
 			}
@@ -588,7 +591,8 @@ func TestEnginesOpenJ9ElsewhereAndLogs(t *testing.T) {
 
 // TestJCmdOpenJ9: `stasis jcmd` speaks OpenJ9's attach protocol to a JVM
 // that advertises itself in OpenJ9's attach directory (the double's target
-// side), with OpenJ9 jcmd's output and exit codes.
+// side): the result on stdout and exit 0, an error reply on stderr and exit
+// 1, as `stasis jcmd` does for HotSpot.
 func TestJCmdOpenJ9(t *testing.T) {
 	home := fakejdktest.Layout(t, fakejdktest.OpenJ9)
 	port := freePort(t)
@@ -616,9 +620,10 @@ func TestJCmdOpenJ9(t *testing.T) {
 	if err != nil || string(out) != "Command succeeded\n" {
 		t.Fatalf("stasis jcmd %s GC.run: %v, %q", pid, err, out)
 	}
+	// OpenJ9 registers JDK.checkpoint only in CRaC mode (DiagnosticUtils).
 	cmd := exec.Command(stasisBin, "jcmd", pid, "JDK.checkpoint")
 	out, _ = cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != 0 || !strings.Contains(string(out), "CRaC support is not enabled") {
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "Command JDK.checkpoint not recognized") {
 		t.Fatalf("JDK.checkpoint outside CRaC mode: exit %d, %q", cmd.ProcessState.ExitCode(), out)
 	}
 	cmd = exec.Command(stasisBin, "jcmd", pid, "No.such")

@@ -108,5 +108,5 @@ func openJ9Flags(api string) string {
 	if api == engine.OpenJ9CRaC {
 		return "-XX:CRaCCheckpointTo (org.crac, jcmd JDK.checkpoint)"
 	}
-	return "-XX:+EnableCRIUSupport -Dstasis.imageDir (CRIUSupport, jcmd CRIU.checkpoint)"
+	return "-XX:+EnableCRIUSupport -Dstasis.imageDir, STASIS_IMAGE_DIR in its environment (CRIUSupport, jcmd CRIU.checkpoint)"
 }

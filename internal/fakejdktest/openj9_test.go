@@ -56,13 +56,15 @@ func TestOpenJ9SelfCheckpoint(t *testing.T) {
 		t.Errorf("foreground criu restore ended %q: CRIU exits 0 whatever the tree does", st)
 	}
 
-	launcher := StartNS(t, home, 0, nil, t.TempDir(), java, "-XX:CRaCRestoreFrom="+img)
+	// OpenJ9's launcher runs `criu restore -D DIR -v2 --shell-job` with
+	// criu from PATH (criuhelpers.c).
+	launcher := StartNS(t, home, 0, []string{CRIUPath(home)}, t.TempDir(), java, "-XX:CRaCRestoreFrom="+img)
 	if got := get(t, port, "/count"); got != "2" {
-		t.Fatalf("count after launcher restore = %q, want 2", got)
+		t.Fatalf("count after launcher restore = %q, want 2\nstderr:\n%s", got, launcher.Stderr)
 	}
 	get(t, port, "/exit?code=5")
-	if st := launcher.Wait(t, 10*time.Second); st != "exit 0" {
-		t.Errorf("OpenJ9 launcher restore ended %q, want exit 0 (the app's 5 is lost)", st)
+	if st := launcher.Wait(t, 10*time.Second); st != "exit 0" || !strings.Contains(launcher.Stderr.String(), "Completed restore with -XX:CRaCRestoreFrom=PATH.") {
+		t.Errorf("OpenJ9 launcher restore ended %q, want exit 0 (the app's 5 is lost) and its message\nstderr:\n%s", st, launcher.Stderr)
 	}
 }
 
@@ -89,7 +91,9 @@ func TestOpenJ9BothModesRefused(t *testing.T) {
 }
 
 // TestOpenJ9CRaCModeAndLogChoices: org.crac's Core.checkpointRestore() in
-// CRaC mode dumps into -XX:CRaCCheckpointTo; in CRIUSupport mode the
+// CRaC mode dumps into -XX:CRaCCheckpointTo, with the log level and file of
+// the -Dopenj9.internal.criu.* properties (InternalCRIUSupport.checkpointJVM
+// reads them for every checkpoint); in CRIUSupport mode the
 // application's setWorkDir, setLogFile and setLogLevel reach CRIU (log and
 // stats-dump in the work directory, level 4 writes the success line).
 func TestOpenJ9CRaCModeAndLogChoices(t *testing.T) {
@@ -101,6 +105,7 @@ func TestOpenJ9CRaCModeAndLogChoices(t *testing.T) {
 	img := t.TempDir()
 	port := freePort(t)
 	ns := StartNS(t, home, PIDBase(), env, t.TempDir(), java, "-XX:CRaCCheckpointTo="+img,
+		"-Dopenj9.internal.criu.logLevel=4", "-Dopenj9.internal.criu.logFile=crac.log",
 		"-Dfake.checkpointAfter=500ms", fmt.Sprintf("-Dfake.port=%d", port))
 	get(t, port, "/count")
 	if st := ns.Wait(t, 30*time.Second); st != "signal 9" {
@@ -108,6 +113,9 @@ func TestOpenJ9CRaCModeAndLogChoices(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(img, "stats-dump")); err != nil {
 		t.Errorf("CRaC mode did not dump into CRaCCheckpointTo: %v", err)
+	}
+	if log := readFile(t, filepath.Join(img, "crac.log")); !strings.Contains(log, "Dumping finished successfully") {
+		t.Errorf("-Dopenj9.internal.criu.logFile=crac.log and logLevel=4 did not reach CRIU")
 	}
 
 	img, work := t.TempDir(), t.TempDir()

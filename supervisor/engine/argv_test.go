@@ -154,3 +154,26 @@ func TestImageFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenJ9CheckpointCommand: the mode's command, and no CRIU.checkpoint
+// with an image directory that OpenJ9 would split into other words.
+func TestOpenJ9CheckpointCommand(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Dir: "/checkpoint"}, "CRIU.checkpoint imageDir=/checkpoint"},
+		{Options{Dir: "/check point", OpenJ9API: OpenJ9CRaC}, "JDK.checkpoint"},
+		{Options{Dir: "/check point"}, ""},
+		{Options{Dir: "/a,logLevel=4"}, ""},
+		{Options{Dir: "/a=b"}, ""},
+	} {
+		got, err := checkpointCommand(tc.o)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("checkpointCommand(%+v) = %q, %v; want %q", tc.o, got, err, tc.want)
+		}
+		if err != nil && !strings.Contains(err.Error(), "STASIS_IMAGE_DIR") {
+			t.Errorf("the error does not name the setting: %v", err)
+		}
+	}
+}

@@ -64,6 +64,13 @@ type Engine interface {
 	Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, error)
 }
 
+// LaunchEnver is an engine whose JVM needs variables in its environment at
+// the checkpoint launch, besides stasis's own environment. An optional
+// interface, so that engines without such needs stay as they are.
+type LaunchEnver interface {
+	LaunchEnv(o Options) []string
+}
+
 // Options are the settings an engine's command lines depend on.
 type Options struct {
 	Dir              string // the image directory

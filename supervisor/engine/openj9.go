@@ -28,8 +28,8 @@ import (
 // Either way the JVM dumps itself with CRIU and dies by SIGKILL (137).
 // stasis restores with criu directly: OpenJ9's restoring launcher forks
 // `criu restore` and exits 0 or 1 whatever the application does
-// (ibmruntimes/openj9-openjdk-jdk21 criuhelpers.c), which would lose the
-// application's exit status.
+// (ibmruntimes/openj9-openjdk-jdk11 closed/src/java.base/share/native/libjli/
+// criuhelpers.c), which would lose the application's exit status.
 type OpenJ9 struct{}
 
 // The values of STASIS_OPENJ9_API.
@@ -66,6 +66,14 @@ func (e *OpenJ9) LaunchArgv(command []string, o Options) ([]string, error) {
 	return OpenJ9LaunchArgv(command, o), nil
 }
 
+// LaunchEnv puts STASIS_IMAGE_DIR in the JVM's environment: a CRIUSupport
+// application names the directory itself and reads it from there
+// (System.getenv("STASIS_IMAGE_DIR")), also when the directory came from
+// --image-dir or the default and not from stasis's own environment.
+func (*OpenJ9) LaunchEnv(o Options) []string {
+	return []string{"STASIS_IMAGE_DIR=" + o.Dir}
+}
+
 // Checkpoint asks for the checkpoint through OpenJ9's attach API unless the
 // application checkpoints itself, then waits for the dump and judges it.
 func (e *OpenJ9) Checkpoint(ctx context.Context, j *CheckpointJob) error {
@@ -83,18 +91,18 @@ func (e *OpenJ9) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 // .../attach/target/DiagnosticUtils.java). Both answer "JVM checkpoint
 // requested" and dump afterwards, in a thread of their own.
 func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
-	cmd := "CRIU.checkpoint imageDir=" + j.Dir
-	if openJ9API(j.Options) == OpenJ9CRaC {
-		cmd = "JDK.checkpoint"
+	cmd, err := checkpointCommand(j.Options)
+	if err != nil {
+		return err
 	}
 	name, _, _ := strings.Cut(cmd, " ")
-	out, err := openj9attach.JCmd(ctx, j.JVM.Pid, cmd, openj9attach.Options{Timeout: 30 * time.Second, Log: j.Log})
+	out, err := jcmdOnceAdvertised(ctx, j, cmd)
 	var je *openj9attach.JVMError
 	switch {
 	case errors.As(err, &je) && strings.Contains(je.Text, "not recognized"):
-		return fmt.Errorf("this OpenJ9 release has no %s command (%s): let the application checkpoint itself with STASIS_CHECKPOINT_ON=app: "+
+		return fmt.Errorf("this OpenJ9 JVM has no %s command (%s; %s): let the application checkpoint itself with STASIS_CHECKPOINT_ON=app: "+
 			"with STASIS_OPENJ9_API=criusupport it calls new CRIUSupport(Paths.get(System.getenv(\"STASIS_IMAGE_DIR\"))).checkpointJVM(), "+
-			"with STASIS_OPENJ9_API=crac org.crac.Core.checkpointRestore()", name, strings.ReplaceAll(je.Text, "\n", ": "))
+			"with STASIS_OPENJ9_API=crac org.crac.Core.checkpointRestore()", name, strings.ReplaceAll(je.Text, "\n", ": "), sinceRelease(name))
 	case err != nil:
 		return fmt.Errorf("%s in pid %d through OpenJ9's attach API: %w", name, j.JVM.Pid, err)
 	}
@@ -103,6 +111,61 @@ func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
 		return fmt.Errorf("the JVM (pid %d) refused %s and runs on: %s", j.JVM.Pid, name, strings.TrimSpace(out))
 	}
 	return nil
+}
+
+// checkpointCommand is the mode's command line. CRIU.checkpoint carries the
+// image directory as one comma-separated key=value word, which OpenJ9 splits
+// on "," and "=" (DiagnosticUtils.parseCheckpointCommands; a bad word fails
+// the command after the words before it were set as properties), so a
+// directory with a comma, "=" or a blank cannot be sent.
+func checkpointCommand(o Options) (string, error) {
+	if openJ9API(o) == OpenJ9CRaC {
+		return "JDK.checkpoint", nil
+	}
+	if strings.ContainsAny(o.Dir, ",= \t\n") {
+		return "", fmt.Errorf("STASIS_IMAGE_DIR=%q cannot travel in OpenJ9's CRIU.checkpoint,imageDir=…, which splits on commas, '=' and blanks: "+
+			"use a directory without them, STASIS_OPENJ9_API=crac, or STASIS_CHECKPOINT_ON=app", o.Dir)
+	}
+	return "CRIU.checkpoint imageDir=" + o.Dir, nil
+}
+
+// sinceRelease says which OpenJ9 releases have a checkpoint command, by the
+// release tags of eclipse-openj9/openj9 (DiagnosticUtils.java).
+func sinceRelease(command string) string {
+	if command == "JDK.checkpoint" {
+		return "OpenJ9 has it from 0.44.0, in builds with CRaC support"
+	}
+	return "OpenJ9 has it from 0.53.0; from 0.44.0, STASIS_OPENJ9_API=crac sends JDK.checkpoint in builds with CRaC support"
+}
+
+// openJ9AttachWait bounds the wait for the JVM's attach advertisement, and
+// then the command.
+const openJ9AttachWait = 30 * time.Second
+
+// jcmdOnceAdvertised sends cmd once the JVM advertises itself. OpenJ9 starts
+// its attach API in a thread of its own ("Attach API initializer",
+// eclipse-openj9/openj9 .../attach/target/AttachHandler.java), so an
+// application can pass its readiness probe before its advertisement
+// exists; until then the JVM is not "not OpenJ9", only not yet reachable.
+func jcmdOnceAdvertised(ctx context.Context, j *CheckpointJob, cmd string) (string, error) {
+	// The wait for the advertisement and the command have a bound each.
+	deadline := time.Now().Add(openJ9AttachWait)
+	for {
+		out, err := openj9attach.JCmd(ctx, j.JVM.Pid, cmd, openj9attach.Options{Timeout: openJ9AttachWait, Log: j.Log})
+		if !errors.Is(err, openj9attach.ErrNotOpenJ9) {
+			return out, err
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w (waited %s for the JVM's attach API)", err, openJ9AttachWait)
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-j.JVM.Done():
+			return "", err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // awaitOpenJ9Dump waits for the JVM's own dump. While it runs, the CRIU

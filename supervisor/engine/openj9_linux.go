@@ -5,6 +5,7 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -13,9 +14,7 @@ import (
 
 // findDumper looks for a CRIU that dumps: a process whose command line runs
 // criu (directly or through a loader) with "dump" or "swrk" (OpenJ9's
-// libcriu starts `criu swrk`). Its working directory is the work directory,
-// the first directory it holds open outside /proc the image directory, and
-// a regular file it holds in the work directory its log.
+// libcriu starts `criu swrk`).
 func findDumper(jvm int) (dumpSite, bool) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -26,46 +25,82 @@ func findDumper(jvm int) (dumpSite, bool) {
 		if err != nil || pid == jvm || pid == os.Getpid() {
 			continue
 		}
-		proc := "/proc/" + e.Name()
-		b, err := os.ReadFile(proc + "/cmdline")
-		if err != nil || !isCRIUDump(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")) {
-			continue
-		}
-		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		cwd, err := os.Readlink(proc + "/cwd")
-		if err != nil {
-			continue
-		}
-		if s, ok := dumpSiteFromArgs(argv, cwd); ok {
-			return s, true
-		}
-		s := dumpSite{workDir: cwd}
-		fds, _ := os.ReadDir(proc + "/fd")
-		for _, fd := range fds {
-			target, err := os.Readlink(proc + "/fd/" + fd.Name())
-			if err != nil || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "/proc") {
-				continue
-			}
-			var st unix.Stat_t
-			if unix.Stat(proc+"/fd/"+fd.Name(), &st) != nil {
-				continue
-			}
-			switch st.Mode & unix.S_IFMT {
-			case unix.S_IFDIR:
-				if s.imageDir == "" {
-					s.imageDir = target
-				}
-			case unix.S_IFREG:
-				if s.log == "" && filepath.Dir(target) == s.workDir {
-					s.log = target
-				}
-			}
-		}
-		if s.imageDir != "" {
+		if s, ok := dumperSite("/proc/" + e.Name()); ok {
 			return s, true
 		}
 	}
 	return dumpSite{}, false
+}
+
+// dumperSite reads where the CRIU dump at proc writes. `criu dump` says it
+// in its arguments. `criu swrk` gets it over RPC instead and chdirs to the
+// work directory (the image directory unless set; criu/cr-service.c
+// setup_opts_from_req), so its working directory is the work directory and
+// a directory it holds open that is not the work directory is the image
+// directory: libcriu's swrk inherits the JVM's descriptors, the JVM's work
+// directory among them, so the fd order proves nothing. A regular file it
+// holds in the work directory is its log.
+func dumperSite(proc string) (dumpSite, bool) {
+	b, err := os.ReadFile(proc + "/cmdline")
+	if err != nil {
+		return dumpSite{}, false
+	}
+	argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	if !isCRIUDump(argv) {
+		return dumpSite{}, false
+	}
+	cwd, err := os.Readlink(proc + "/cwd")
+	if err != nil {
+		return dumpSite{}, false
+	}
+	if s, ok := dumpSiteFromArgs(argv, cwd); ok {
+		return s, true
+	}
+	s := dumpSite{workDir: cwd}
+	workOpen := false
+	for _, fd := range openFDs(proc) {
+		target, err := os.Readlink(proc + "/fd/" + fd)
+		if err != nil || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "/proc") {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(proc+"/fd/"+fd, &st) != nil {
+			continue
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			if target == cwd {
+				workOpen = true
+			} else if s.imageDir == "" {
+				s.imageDir = target
+			}
+		case unix.S_IFREG:
+			if s.log == "" && filepath.Dir(target) == s.workDir {
+				s.log = target
+			}
+		}
+	}
+	if s.imageDir == "" && workOpen {
+		s.imageDir = cwd // the work directory is the image directory
+	}
+	return s, s.imageDir != ""
+}
+
+// openFDs lists a process's descriptors in numeric order.
+func openFDs(proc string) []string {
+	ents, _ := os.ReadDir(proc + "/fd")
+	fds := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			fds = append(fds, n)
+		}
+	}
+	sort.Ints(fds)
+	names := make([]string, len(fds))
+	for i, n := range fds {
+		names[i] = strconv.Itoa(n)
+	}
+	return names
 }
 
 // dumpSiteFromArgs reads a `criu dump` command line: -D (the images), -W

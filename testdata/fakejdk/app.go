@@ -31,7 +31,11 @@ type vm struct {
 	mu            sync.Mutex
 }
 
+// prop reads a system property; CRIU.checkpoint sets some while the
+// application runs, hence the lock.
 func (v *vm) prop(name, def string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if s, ok := v.opts.props[name]; ok {
 		return s
 	}
@@ -109,7 +113,7 @@ func (v *vm) ticker(every time.Duration) {
 
 func (v *vm) exit(code int) {
 	if v.flavour == openj9 {
-		if a := v.j9; a != nil {
+		if a := v.attachAPI(); a != nil {
 			os.RemoveAll(a.dir) // AttachHandler's shutdown hook
 		}
 	} else if v.attach != nil {

@@ -35,13 +35,22 @@ type j9Attach struct {
 // startJ9Attach is AttachHandler's initialisation. The attach API is on by
 // default on Linux; -Dcom.ibm.tools.attach.enable=no turns it off, and
 // -Dcom.ibm.tools.attach.directory moves the common directory
-// (CommonDirectory.initialize). A failure disables attach silently, as
-// AttachHandler does.
+// (CommonDirectory.initialize), which is otherwise .com_ibm_tools_attach in
+// the system temporary directory: $TMPDIR when that exists, else /tmp
+// (IPC.getTmpDir, runtime/jcl/common/attach.c getTempDirImpl,
+// runtime/util/unix/filehelp.c getTmpDir). A failure disables attach
+// silently, as AttachHandler does.
 func startJ9Attach(v *vm) *j9Attach {
 	if strings.EqualFold(v.prop("com.ibm.tools.attach.enable", "yes"), "no") {
 		return nil
 	}
-	a := &j9Attach{v: v, common: v.prop("com.ibm.tools.attach.directory", filepath.Join("/tmp", ".com_ibm_tools_attach")),
+	tmp := "/tmp"
+	if d := os.Getenv("TMPDIR"); d != "" {
+		if _, err := os.Stat(d); err == nil {
+			tmp = d
+		}
+	}
+	a := &j9Attach{v: v, common: v.prop("com.ibm.tools.attach.directory", filepath.Join(tmp, ".com_ibm_tools_attach")),
 		quit: make(chan struct{}), loopDone: make(chan struct{})}
 	a.dir = filepath.Join(a.common, strconv.Itoa(os.Getpid()))
 	a.syncFile = filepath.Join(a.dir, "attachNotificationSync")
@@ -254,12 +263,22 @@ func errorResult(msg string) map[string]string {
 // get "Command X not recognized" with the error flag. after, when not nil,
 // runs once the answer is sent (the checkpoint commands start a thread that
 // checkpoints after answering "JVM checkpoint requested").
+//
+// DiagnosticUtils's static block registers JDK.checkpoint only when CRaC
+// support is enabled (-XX:CRaCCheckpointTo) and CRIU.checkpoint only when
+// CRIU support is (-XX:+EnableCRIUSupport): the other mode's command is
+// "not recognized" like any unknown one. By the release tags of
+// eclipse-openj9/openj9, JDK.checkpoint exists from openj9-0.44.0 and
+// CRIU.checkpoint from openj9-0.53.0; FAKE_OPENJ9_NO_CHECKPOINT_COMMAND=1
+// stands for a release before 0.44.0, which has neither.
 func (v *vm) diagnostic(command string) (map[string]string, func()) {
 	parts := strings.Split(command, ",")
 	withCheckpoint := os.Getenv("FAKE_OPENJ9_NO_CHECKPOINT_COMMAND") != "1"
 	table := map[string]bool{"help": true, "GC.run": true, "Thread.print": true, "Dump.java": true}
-	if withCheckpoint {
+	if withCheckpoint && v.opts.checkpointTo != "" {
 		table["JDK.checkpoint"] = true
+	}
+	if withCheckpoint && v.opts.enableCRIU {
 		table["CRIU.checkpoint"] = true
 	}
 	if !table[parts[0]] {
@@ -282,10 +301,8 @@ func (v *vm) diagnostic(command string) (map[string]string, func()) {
 		printThreadDump(&b)
 		res = stringResult(b.String())
 	case "JDK.checkpoint":
-		// doCRaCCheckpointJVM: only in CRaC mode, no parameters.
+		// doCRaCCheckpointJVM: no parameters.
 		switch {
-		case v.opts.checkpointTo == "":
-			res = stringResult("CRaC support is not enabled, JVM can't perform a checkpoint")
 		case len(parts) > 1:
 			res = stringResult("JDK.checkpoint doesn't take any parameters")
 		default:
@@ -293,12 +310,8 @@ func (v *vm) diagnostic(command string) (map[string]string, func()) {
 			after = func() { v.threadCheckpoint(v.cracDump) }
 		}
 	case "CRIU.checkpoint":
-		// doCRIUCheckpointJVM: only with -XX:+EnableCRIUSupport; each
-		// key=value becomes the system property openj9.internal.criu.key.
-		if !v.opts.enableCRIU {
-			res = stringResult("CRIU support is not enabled, JVM can't perform a checkpoint")
-			break
-		}
+		// doCRIUCheckpointJVM: each key=value becomes the system property
+		// openj9.internal.criu.key.
 		for _, kv := range parts[1:] {
 			k, val, ok := strings.Cut(kv, "=")
 			if !ok || strings.Contains(val, "=") {

@@ -75,9 +75,11 @@ func unrecognized(f flavour, o options) string {
 	case f != openj9 && o.enableCRIU:
 		return "Unrecognized VM option 'EnableCRIUSupport'"
 	case f == openj9 && o.enableCRIU && o.checkpointTo != "":
-		// eclipse-openj9/openj9 runtime/vm/jvminit.c:
-		// J9NLS_VM_CRIU_CRAC_INCOMPATIBLE_SETTING.
-		return "JVMJ9VM237E -XX:+EnableCRIUSupport is not compatible with -XX:CRaCCheckpointTo"
+		// eclipse-openj9/openj9 runtime/vm/jvminit.c prints
+		// J9NLS_VM_CRIU_CRAC_INCOMPATIBLE_SETTING, the 238th message of
+		// module J9VM (runtime/nls/j9vm/j9vm.nls, numbered from 0), as an
+		// error, and the VM is not created.
+		return "JVMJ9VM237E The command line options -XX:+EnableCRIUSupport and -XX:CRaCCheckpointTo=[DIR] are not compatible."
 	}
 	return ""
 }

@@ -42,16 +42,16 @@ type j9Dump struct {
 // a CRIUSupport application: new CRIUSupport(dir) with the choices an
 // application makes (IBM's InstantOnStartupGuide Samples/Hooks.java:
 // setShellJob(true), setFileLocks(true), setLogFile("logs")). The directory
-// is -Dfake.checkpointDir, else $STASIS_IMAGE_DIR (what the README tells a
-// CRIUSupport application to read), else -Dstasis.imageDir (stasis's
-// convenience property). -Dfake.criu.logFile, .workDir and .logLevel are the
-// application's setLogFile, setWorkDir and setLogLevel.
+// is -Dfake.checkpointDir, else $STASIS_IMAGE_DIR: the application does
+// what the README tells a CRIUSupport application to do,
+// new CRIUSupport(Paths.get(System.getenv("STASIS_IMAGE_DIR"))), and knows
+// nothing of stasis's -Dstasis.imageDir. Without the variable it has no
+// directory (CRIUSupport's NullPointerException). -Dfake.criu.logFile,
+// .workDir and .logLevel are the application's setLogFile, setWorkDir and
+// setLogLevel.
 func (v *vm) criuSupportDump() (j9Dump, error) {
 	d := j9Dump{shellJob: true, fileLocks: true, tcpEstablished: true, logFile: "criu.log"}
 	d.imageDir = v.prop("fake.checkpointDir", os.Getenv("STASIS_IMAGE_DIR"))
-	if d.imageDir == "" {
-		d.imageDir = v.prop("stasis.imageDir", "")
-	}
 	d.workDir = v.prop("fake.criu.workDir", "")
 	if s := v.prop("fake.criu.logFile", ""); s != "" {
 		d.logFile = s
@@ -63,45 +63,69 @@ func (v *vm) criuSupportDump() (j9Dump, error) {
 		}
 		d.logLevel = n
 	}
+	if err := v.propOverrides(&d); err != nil {
+		return d, err
+	}
 	return d, d.check()
 }
 
-// cracDump is jdk.crac.Core.checkpointRestore() on OpenJ9: CRIUSupport on
-// the CRaCCheckpointTo directory with setLeaveRunning(false),
-// setShellJob(true), setFileLocks(true) (openj9 jdk/crac/Core.java,
-// CRIUSupportContext) and TCP connections kept (the issue's reading of the
-// same file); no log level, so CRIU's default 2.
+// cracDump is jdk.crac.Core.checkpointRestore() on OpenJ9: InternalCRIUSupport
+// with setCheckpointDefaultParams() (leaveRunning false, shellJob,
+// tcpEstablished and fileLocks true) on the CRaCCheckpointTo directory
+// (openj9 jcl/src/java.base/share/classes/jdk/crac/Core.java,
+// .../openj9/internal/criu/InternalCRIUSupport.java); no log level, so
+// CRIU's default 2.
 func (v *vm) cracDump() (j9Dump, error) {
 	d := j9Dump{imageDir: v.opts.checkpointTo, logFile: "criu.log", shellJob: true, fileLocks: true, tcpEstablished: true}
+	if err := v.propOverrides(&d); err != nil {
+		return d, err
+	}
 	return d, d.check()
 }
 
 // jcmdCRIUDump is CRIU.checkpoint: the key=value arguments became
 // openj9.internal.criu.* system properties (DiagnosticUtils.
-// parseCheckpointCommands), and setCheckpointDefaultParams() builds the
-// dump from them. The properties read here are the ones DiagnosticUtils's
-// help names (imageDir, logLevel) plus logFile and workDir; the dump keeps
-// shell jobs, TCP connections and file locks as CRaC mode does (an
-// assumption: setCheckpointDefaultParams's body was not in the sources
-// read).
+// parseCheckpointCommands), and checkpointJVM() reads them over
+// setCheckpointDefaultParams(): leaveRunning false, shellJob, tcpEstablished
+// and fileLocks true (openj9 jcl/src/java.base/share/classes/openj9/
+// internal/criu/InternalCRIUSupport.java). The properties read here are
+// imageDir, logLevel, logFile and workDir.
 func (v *vm) jcmdCRIUDump() (j9Dump, error) {
 	d := j9Dump{shellJob: true, fileLocks: true, tcpEstablished: true, logFile: "criu.log"}
+	if err := v.propOverrides(&d); err != nil {
+		return d, err
+	}
+	return d, d.check()
+}
+
+// propOverrides is the start of InternalCRIUSupport.checkpointJVM(), which
+// every checkpoint goes through (the application's CRIUSupport, org.crac's
+// Core, both jcmd commands): the openj9.internal.criu.* system properties,
+// from the command line or from CRIU.checkpoint, override what was set
+// before (imageDir and workDir must be directories, logLevel a number that
+// setLogLevel accepts, logFile a name that setLogFile accepts).
+func (v *vm) propOverrides(d *j9Dump) error {
 	v.mu.Lock()
 	p := func(k string) string { return v.opts.props["openj9.internal.criu."+k] }
-	d.imageDir, d.workDir = p("imageDir"), p("workDir")
-	if s := p("logFile"); s != "" {
-		d.logFile = s
-	}
-	level := p("logLevel")
+	imageDir, workDir, logFile, level := p("imageDir"), p("workDir"), p("logFile"), p("logLevel")
 	v.mu.Unlock()
+	if imageDir != "" {
+		d.imageDir = imageDir
+	}
+	if workDir != "" {
+		d.workDir = workDir
+	}
+	if logFile != "" {
+		d.logFile = logFile
+	}
 	if level != "" {
 		n, err := strconv.Atoi(level)
 		if err != nil || n < 1 || n > 4 {
-			return d, fmt.Errorf("java.lang.IllegalArgumentException: Log level must be 1 to 4 inclusive")
+			return fmt.Errorf("java.lang.IllegalArgumentException: Log level must be 1 to 4 inclusive")
 		}
 		d.logLevel = n
 	}
-	return d, d.check()
+	return nil
 }
 
 // check is setImageDir, setWorkDir and setLogFile's validation.
@@ -125,7 +149,7 @@ func (d *j9Dump) check() error {
 
 // criuArgs is the dump as a `criu dump` command line. Real OpenJ9 drives
 // CRIU through libcriu, which starts `criu swrk` and sends these options
-// over RPC (runtime/criusupport/criusupport.cpp); the double runs the CLI
+// over RPC (eclipse-openj9/openj9 runtime/vm/CRIUHelpers.cpp); the double runs the CLI
 // with the equivalent options instead, a simplification: -D is the image
 // directory, -W the work directory (CRIU chdirs there, so the log file and
 // stats-dump land there, measured with criu 4.2.1), -v only when a level
@@ -164,7 +188,9 @@ func criuOnPath() (string, error) {
 // through CRIUSupport with -XX:+EnableCRIUSupport, through
 // org.crac.Core.checkpointRestore() with -XX:CRaCCheckpointTo.
 func (v *vm) scheduleSelfCheckpoint() error {
-	v.j9 = startJ9Attach(v)
+	if err := v.initAttachAPI(); err != nil {
+		return err
+	}
 	s := os.Getenv("FAKE_APP_CHECKPOINT_AFTER")
 	if s == "" {
 		s = v.prop("fake.checkpointAfter", "")
@@ -178,6 +204,40 @@ func (v *vm) scheduleSelfCheckpoint() error {
 		v.appCheckpoint()
 	}()
 	return nil
+}
+
+// initAttachAPI starts OpenJ9's attach API the way the JVM does: in a
+// thread of its own, "Attach API initializer" (eclipse-openj9/openj9
+// jcl/src/java.base/share/classes/openj9/internal/tools/attach/target/
+// AttachHandler.java), so the application may serve requests before the
+// JVM advertises itself. -Dfake.attachInitDelay=DURATION makes that
+// initializer late on purpose.
+func (v *vm) initAttachAPI() error {
+	delay, err := duration("fake.attachInitDelay", v.prop("fake.attachInitDelay", ""))
+	if err != nil {
+		return err
+	}
+	if delay == 0 {
+		v.setAttachAPI(startJ9Attach(v))
+		return nil
+	}
+	go func() {
+		<-timeAfter(delay)
+		v.setAttachAPI(startJ9Attach(v))
+	}()
+	return nil
+}
+
+func (v *vm) attachAPI() *j9Attach {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.j9
+}
+
+func (v *vm) setAttachAPI(a *j9Attach) {
+	v.mu.Lock()
+	v.j9 = a
+	v.mu.Unlock()
 }
 
 // appCheckpoint is the application's call. Without either mode,
@@ -201,12 +261,16 @@ func (v *vm) appCheckpoint() {
 	v.j9Checkpoint(d)
 }
 
-// j9Checkpoint runs one dump. The attach API is shut down first and started
-// again after a restore or a failure (the double's reading: a checkpoint
-// must not carry the attach wait loop, its semaphore wait or an attach
-// connection into the image). On failure OpenJ9 throws
-// SystemCheckpointException ("Could not dump the JVM processes",
-// runtime/criusupport/criusupport.cpp) and the JVM runs on.
+// j9Checkpoint runs one dump. The double shuts its attach API down first
+// and starts it again after a restore or a failure, so that its image holds
+// no attach connection or semaphore wait. That is the double's own choice:
+// OpenJ9's sources (AttachHandler.java, InternalCRIUSupport's hooks,
+// runtime/vm/CRIUHelpers.cpp) show no such teardown, so a real JVM may
+// still hold the attacher's connection at the dump (OpenJ9 dumps with
+// tcpEstablished, and stasis restores with --tcp-established). On failure
+// OpenJ9 throws SystemCheckpointException ("Could not dump the JVM
+// processes, err=N", J9NLS_VM_CRIU_DUMP_FAILED in runtime/nls/j9vm/
+// j9vm.nls) and the JVM runs on.
 func (v *vm) j9Checkpoint(d j9Dump) {
 	if !v.checkpointing.CompareAndSwap(false, true) {
 		return
@@ -217,8 +281,8 @@ func (v *vm) j9Checkpoint(d j9Dump) {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" %v\n", err)
 		return
 	}
-	v.j9.stop()
-	defer func() { v.j9 = startJ9Attach(v) }()
+	v.attachAPI().stop()
+	defer func() { v.setAttachAPI(startJ9Attach(v)) }()
 	if err := v.writeImageMeta(d.imageDir, "openj9"); err != nil {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.io.IOException: %v\n", err)
 		return

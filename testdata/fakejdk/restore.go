@@ -25,7 +25,7 @@ func restoreMain(home string, f flavour, o options) int {
 	}
 	v := &vm{home: home, flavour: f, opts: o}
 	if f == openj9 {
-		return restoreOpenJ9(v.criuPath(), dir)
+		return restoreOpenJ9(o, dir)
 	}
 	pidDir, err := os.MkdirTemp("", "fakejdk-restore")
 	if err != nil {
@@ -166,14 +166,62 @@ func restoreWait(pid int, sigs chan os.Signal) int {
 }
 
 // restoreOpenJ9 is OpenJ9's restoring launcher (ibmruntimes/
-// openj9-openjdk-jdk21 criuhelpers.c, as the issue that asked for this
-// model quotes it; the file was not among the sources the double's author
-// could read): it forks `criu restore` in the foreground and exits 0 when
-// CRIU succeeded and 1 when it failed, whatever became of the application.
-func restoreOpenJ9(criu, dir string) int {
-	args := append([]string{"restore", "-D", dir, "-v4", "-o", "restore.log", "--shell-job"}, inheritArgs(dir)...)
-	if code := runCRIU(criu, args, filepath.Join(dir, "restore.log")); code != 0 {
+// openj9-openjdk-jdk11 closed/src/java.base/share/native/libjli/
+// criuhelpers.c, handleCRaCRestore): it forks `criu restore -D DIR -vN
+// --shell-job [--unprivileged] [--log-file=F]` with criu from PATH, N from
+// -Dopenj9.internal.criu.logLevel (0-4, default 2), --unprivileged for
+// -Dopenj9.internal.criu.unprivilegedMode (which takes no value) and F from
+// -Dopenj9.internal.criu.logFile (without it CRIU logs to stderr), waits,
+// and exits 0 ("Completed restore with -XX:CRaCRestoreFrom=PATH.") when
+// CRIU exited 0, else 1, whatever became of the application. The double
+// adds the --inherit-fd arguments of the stdio it recorded.
+func restoreOpenJ9(o options, dir string) int {
+	args, err := openJ9RestoreArgs(o, dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error: "+err.Error())
+		fmt.Fprintln(os.Stderr, "Error: Failed to restore from checkpoint, error=1.")
 		return 1
 	}
+	cmd := exec.Command("criu", append(args, inheritArgs(dir)...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	code := 0
+	if err := cmd.Run(); err != nil {
+		code = 255 // the child's execvp failed: exit(-1)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.Exited() {
+			code = ee.ExitCode()
+		}
+	}
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "Error: Failed to restore from checkpoint, error=%d.\n", code)
+		return 1
+	}
+	fmt.Fprintln(os.Stderr, "Completed restore with -XX:CRaCRestoreFrom=PATH.")
 	return 0
+}
+
+// openJ9RestoreArgs is criuhelpers.c restoreFromCheckpoint's command line.
+func openJ9RestoreArgs(o options, dir string) ([]string, error) {
+	level := 2
+	if s, ok := o.props["openj9.internal.criu.logLevel"]; ok && s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 4 || strings.TrimLeft(s, "0123456789") != "" {
+			return nil, fmt.Errorf("The option '-Dopenj9.internal.criu.logLevel=%s' is not valid.", s)
+		}
+		level = n
+	}
+	args := []string{"restore", "-D", dir, "-v" + strconv.Itoa(level), "--shell-job"}
+	if s, ok := o.props["openj9.internal.criu.unprivilegedMode"]; ok {
+		if s != "" {
+			return nil, fmt.Errorf("The option '-Dopenj9.internal.criu.unprivilegedMode=%s' does not accept a value.", s)
+		}
+		args = append(args, "--unprivileged")
+	}
+	if s, ok := o.props["openj9.internal.criu.logFile"]; ok {
+		if s == "" {
+			return nil, fmt.Errorf("The option -Dopenj9.internal.criu.logFile requires a value.")
+		}
+		args = append(args, "--log-file="+s)
+	}
+	return args, nil
 }

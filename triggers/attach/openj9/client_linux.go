@@ -134,7 +134,7 @@ func inspect(pid int) (*target, error) {
 		return nil, newError(ErrPermission, "pid %d runs as uid %d and stasis as uid %d: only root can attach to another user's JVM", pid, t.uid, me)
 	}
 	cmdline, _ := os.ReadFile(proc + "/cmdline")
-	common := "/tmp/" + commonDirName
+	common := filepath.Join(t.tmpDir(), commonDirName)
 	for _, a := range strings.Split(string(cmdline), "\x00") {
 		if v, ok := strings.CutPrefix(a, "-Dcom.ibm.tools.attach.directory="); ok && v != "" {
 			common = v
@@ -151,6 +151,22 @@ func inspect(pid int) (*target, error) {
 	}
 	t.common = filepath.Join(t.root, common)
 	return t, nil
+}
+
+// tmpDir is the JVM's system temporary directory, where its common
+// directory is unless a property moves it: $TMPDIR from the JVM's
+// environment when that exists, else /tmp (eclipse-openj9/openj9
+// IPC.getTmpDir, runtime/util/unix/filehelp.c getTmpDir).
+func (t *target) tmpDir() string {
+	env, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(t.pid), "environ"))
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if d, ok := strings.CutPrefix(kv, "TMPDIR="); ok && d != "" {
+			if _, err := os.Stat(filepath.Join(t.root, d)); err == nil {
+				return d
+			}
+		}
+	}
+	return "/tmp"
 }
 
 // find locates the JVM's directory: normally named after its PID, else any
@@ -327,11 +343,16 @@ func (t *target) countTargets() int {
 	return n
 }
 
+// lockFile is FileLock.lockFile: open or create the file, set its mode
+// whatever the umask (runtime/jcl/common/attach.c lockFileImpl chmods it:
+// a _attachlock that only its creator can write stops every other user's
+// attacher), and flock it.
 func lockFile(path string, perm os.FileMode, block bool) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, perm)
 	if err != nil {
 		return nil, err
 	}
+	_ = os.Chmod(path, perm) // as OpenJ9: best effort, another user's file stays as it is
 	how := unix.LOCK_EX
 	if !block {
 		how |= unix.LOCK_NB

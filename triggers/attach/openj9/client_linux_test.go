@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"stasis/internal/fakejdktest"
 )
 
@@ -56,24 +58,22 @@ func startDouble(t *testing.T, env []string, flags ...string) int {
 // target connecting back with the key, properties reply, detach) and both
 // kinds of answer: a string result and an error result.
 func TestJCmdAgainstDouble(t *testing.T) {
-	pid := startDouble(t, nil)
+	pid := startDouble(t, nil, "-XX:+EnableCRIUSupport")
 	out, err := JCmd(context.Background(), pid, "help", Options{})
 	if err != nil {
 		t.Fatalf("help: %v", err)
 	}
-	if !strings.Contains(out, "GC.run") || !strings.Contains(out, "CRIU.checkpoint") {
+	// DiagnosticUtils registers CRIU.checkpoint with CRIU support and
+	// JDK.checkpoint only with CRaC support.
+	if !strings.Contains(out, "GC.run") || !strings.Contains(out, "CRIU.checkpoint") || strings.Contains(out, "JDK.checkpoint") {
 		t.Errorf("help answered %q", out)
 	}
-	// CRIU.checkpoint without -XX:+EnableCRIUSupport: a string result that
-	// says no (DiagnosticUtils.doCRIUCheckpointJVM), not an error.
-	out, err = JCmd(context.Background(), pid, "CRIU.checkpoint imageDir=/nonexistent", Options{})
-	if err != nil || out != "CRIU support is not enabled, JVM can't perform a checkpoint" {
-		t.Errorf("CRIU.checkpoint without CRIU support = %q, %v", out, err)
-	}
-	_, err = JCmd(context.Background(), pid, "No.such", Options{})
-	var je *JVMError
-	if !errors.As(err, &je) || je.Text != "Error: Error in command\nCommand No.such not recognized" {
-		t.Errorf("unknown command: err = %v", err)
+	for _, cmd := range []string{"No.such", "JDK.checkpoint"} {
+		_, err = JCmd(context.Background(), pid, cmd, Options{})
+		var je *JVMError
+		if !errors.As(err, &je) || je.Text != "Error: Error in command\nCommand "+cmd+" not recognized" {
+			t.Errorf("%s: err = %v", cmd, err)
+		}
 	}
 	if _, err := os.Stat(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d/replyInfo", pid)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("replyInfo left behind: %v", err)
@@ -96,6 +96,11 @@ func TestMainOpenJ9(t *testing.T) {
 	if code := Main([]string{strconv.Itoa(pid), "JDK.checkpoint"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Command JDK.checkpoint not recognized") {
 		t.Errorf("JDK.checkpoint in a release without it: exit %d, stderr %q", code, errOut.String())
 	}
+	// Each argument is one word, blanks and all (DiagnosticUtils.makeJcmdCommand).
+	errOut.Reset()
+	if code := Main([]string{strconv.Itoa(pid), "No.such", "a b"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Command No.such,a b not recognized") {
+		t.Errorf("an argument with a blank: exit %d, stderr %q", code, errOut.String())
+	}
 	if code := Main([]string{"x", "help"}, &out, &errOut); code != 2 {
 		t.Errorf("bad pid: exit %d", code)
 	}
@@ -114,5 +119,37 @@ func TestNotOpenJ9(t *testing.T) {
 	_, err := JCmd(context.Background(), cmd.Process.Pid, "help", Options{Timeout: time.Second})
 	if !errors.Is(err, ErrNotOpenJ9) {
 		t.Fatalf("err = %v, want ErrNotOpenJ9", err)
+	}
+}
+
+// TestJCmdTMPDIR: OpenJ9's common directory is in $TMPDIR when the JVM's
+// environment sets one that exists (IPC.getTmpDir, runtime/util/unix/
+// filehelp.c), and the client looks for the JVM there.
+func TestJCmdTMPDIR(t *testing.T) {
+	tmp := t.TempDir()
+	t.Cleanup(func() { semRemove(filepath.Join(tmp, commonDirName, notifier)) })
+	pid := startDouble(t, []string{"TMPDIR=" + tmp}, "-XX:+EnableCRIUSupport")
+	if _, err := os.Stat(filepath.Join(tmp, commonDirName, strconv.Itoa(pid), advertFile)); err != nil {
+		t.Fatalf("the double does not advertise itself in $TMPDIR: %v", err)
+	}
+	if out, err := JCmd(context.Background(), pid, "GC.run", Options{}); err != nil || out != "Command succeeded" {
+		t.Fatalf("GC.run: %q, %v", out, err)
+	}
+}
+
+// TestLockFileMode: the attach lock gets mode 0666 whatever the umask, as
+// OpenJ9's lockFileImpl makes it (runtime/jcl/common/attach.c), so that
+// other users' attachers can take it too.
+func TestLockFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), attachLock)
+	old := unix.Umask(0o022)
+	defer unix.Umask(old)
+	f, err := lockFile(path, 0o666, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockFile(f)
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o666 {
+		t.Fatalf("%s: %v, %v; want mode 0666", path, st.Mode(), err)
 	}
 }

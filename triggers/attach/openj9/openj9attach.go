@@ -9,8 +9,10 @@
 // jcl/src/jdk.attach/share/classes/com/ibm/tools/attach/attacher/):
 //
 //   - Every JVM advertises itself in the common directory
-//     <tmp>/.com_ibm_tools_attach (CommonDirectory.java; the
-//     com.ibm.tools.attach.directory property moves it), in a directory
+//     <tmp>/.com_ibm_tools_attach, <tmp> being the JVM's $TMPDIR when that
+//     exists, else /tmp (CommonDirectory.java, IPC.getTmpDir,
+//     runtime/util/unix/filehelp.c; the com.ibm.tools.attach.directory
+//     property moves it), in a directory
 //     named after its VM id, normally its PID (TargetDirectory.java), with an
 //     attachInfo file in java.util.Properties format (processId, vmId,
 //     userUid, attachNotificationSync, ...; Advertisement.java).
@@ -91,6 +93,14 @@ func Command(cmdline string) string {
 // what OpenJ9's jcmd would print on success (the string result). An error
 // reply is a *JVMError.
 func JCmd(ctx context.Context, pid int, cmdline string, opt Options) (string, error) {
+	return JCmdWords(ctx, pid, strings.Fields(cmdline), opt)
+}
+
+// JCmdWords is JCmd for a command already split into words, as OpenJ9's
+// jcmd gets them from its own command line: they are joined with commas
+// as they are (DiagnosticUtils.makeJcmdCommand), so a word may hold a
+// blank.
+func JCmdWords(ctx context.Context, pid int, words []string, opt Options) (string, error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
@@ -99,7 +109,7 @@ func JCmd(ctx context.Context, pid int, cmdline string, opt Options) (string, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
-	props, err := execute(ctx, pid, "ATTACH_DIAGNOSTICS:"+Command(cmdline), opt)
+	props, err := execute(ctx, pid, "ATTACH_DIAGNOSTICS:"+strings.Join(words, ","), opt)
 	if err != nil {
 		return "", err
 	}
