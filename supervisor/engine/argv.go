@@ -80,18 +80,24 @@ func CRIULaunchArgv(argv []string) []string {
 
 // CRIUDumpArgv dumps the tree rooted at pid. --shell-job: the JVM is not the
 // leader of a session of its own; --tcp-established and --file-locks: a
-// service holds both; the log is relative to DIR.
-func CRIUDumpArgv(criu string, pid int, dir, log string) []string {
-	return []string{criu, "dump", "-t", fmt.Sprint(pid), "-D", dir,
+// service holds both; the log is relative to DIR. unprivileged adds
+// --unprivileged, for containers without SYS_ADMIN (see Unprivileged).
+func CRIUDumpArgv(criu string, pid int, dir, log string, unprivileged bool) []string {
+	argv := []string{criu, "dump", "-t", fmt.Sprint(pid), "-D", dir,
 		"--shell-job", "--tcp-established", "--file-locks", "-v4", "-o", log}
+	if unprivileged {
+		argv = append(argv, "--unprivileged")
+	}
+	return argv
 }
 
 // CRIURestoreArgv restores detached (-d) as a sibling (--restore-sibling):
 // the restored JVM becomes a child of stasis, which thus gets its real exit
 // status (a foreground `criu restore` exits 0 whatever the JVM does).
-// unprivileged adds --unprivileged, for containers without CAP_NET_ADMIN:
-// there a privileged restore fails setting SO_SNDBUFFORCE on the JVM's
-// sockets (measured under Docker with --cap-add SYS_ADMIN and SYS_PTRACE).
+// unprivileged adds --unprivileged, for containers without what a
+// privileged restore needs (see Unprivileged): without CAP_NET_ADMIN, for
+// one, it fails setting SO_SNDBUFFORCE on the JVM's sockets (measured under
+// Docker with --cap-add SYS_ADMIN and SYS_PTRACE).
 func CRIURestoreArgv(criu, dir, pidfile, log string, unprivileged bool) []string {
 	argv := []string{criu, "restore", "-D", dir,
 		"--shell-job", "--tcp-established", "--file-locks",

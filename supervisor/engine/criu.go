@@ -42,7 +42,8 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	}
 	j.Stdio.Pause()
 	logPath := filepath.Join(j.Dir, e.DumpLog())
-	err := runCRIU(ctx, j.Host, CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog()), logPath, DefaultLogLimit)
+	argv := CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog(), Unprivileged(PhaseCheckpoint, ReadFacts()))
+	err := runCRIU(ctx, j.Host, argv, logPath, DefaultLogLimit)
 	if err == nil {
 		if verr := dumpSucceeded(j.Dir); verr != nil {
 			err = fmt.Errorf("criu dump exited 0 but %w", verr)
@@ -157,7 +158,7 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 		return nil, fmt.Errorf("remove stale pidfile: %w", err)
 	}
 	logPath := filepath.Join(j.Dir, logName)
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.PIDFile, logName, !haveCap(capNetAdmin))
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.PIDFile, logName, Unprivileged(PhaseRestore, ReadFacts()))
 	if err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit); err != nil {
 		return nil, withTail(err, logPath, 10)
 	}

@@ -44,7 +44,11 @@ type Manifest struct {
 	Created       time.Time `json:"created"`
 	Phases        Phases    `json:"phases"`
 	ImageBytes    int64     `json:"image_bytes"`
-	Files         []File    `json:"files"`
+	// JVMCapabilities is the JVM's permitted capability set at checkpoint
+	// (names without CAP_): CRIU gives them back at restore, so a restoring
+	// container needs every one.
+	JVMCapabilities []string `json:"jvm_capabilities,omitempty"`
+	Files           []File   `json:"files"`
 }
 
 // Phases are the checkpoint run's durations, in milliseconds.
