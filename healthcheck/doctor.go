@@ -26,6 +26,22 @@ type DoctorConfig struct {
 	// ExpectedImageBytes is the disk space a checkpoint will take (an
 	// earlier image's size, or an estimate).
 	ExpectedImageBytes int64
+	// Privileges are the engine's needs for what this start does, each
+	// judged by the engine's own rules (cmd/stasis asks supervisor/engine,
+	// which this package must not import): the capabilities, seccomp and
+	// ptrace that the preflight before CRIU checks too.
+	Privileges []Privilege
+	// ConfigErr is what is wrong with the configuration: the doctor reports
+	// it as a finding and goes on with the rest.
+	ConfigErr string
+}
+
+// Privilege is one need of the engine for this start, met or not.
+type Privilege struct {
+	Name   string // "capability SYS_PTRACE", "seccomp", "ptrace"
+	OK     bool
+	Detail string
+	Fix    string
 }
 
 // JDK is the JDK the command runs.
@@ -83,9 +99,10 @@ func Doctor(ctx context.Context, cfg DoctorConfig) *DoctorReport {
 func Diagnose(cfg DoctorConfig, f Facts) *DoctorReport {
 	d := &diagnosis{cfg: cfg, f: f, r: &DoctorReport{Mode: cfg.Mode, Engine: cfg.Engine,
 		Checkpoint: cfg.Checkpoint, Restore: cfg.Restore, OK: true}}
+	d.config()
 	d.engine()
 	d.kernel()
-	d.capabilities()
+	d.privileges()
 	d.seccomp()
 	d.ptrace()
 	d.criu()
@@ -148,6 +165,15 @@ func (d *diagnosis) engine() {
 	}
 	d.add("engine", false, d.active(), why,
 		"use a CRaC JDK (Azul Zulu with CRaC), IBM Semeru (OpenJ9), or install CRIU 4.x in the image for any HotSpot JDK and set STASIS_CRIU")
+}
+
+func (d *diagnosis) config() {
+	if d.cfg.ConfigErr == "" {
+		d.add("configuration", true, false, "complete", "")
+		return
+	}
+	d.add("configuration", false, true, d.cfg.ConfigErr,
+		"fix the setting named (stasis --help lists every setting); the findings below assume the rest")
 }
 
 func doing(cfg DoctorConfig) string {

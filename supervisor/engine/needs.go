@@ -378,3 +378,26 @@ func CapMask(names []string) (mask uint64, unknown []string) {
 	}
 	return mask, unknown
 }
+
+// Items names every need, as Missing.What names the unmet ones.
+func (n Needs) Items() []string {
+	var out []string
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, c := range n.Caps {
+		add("capability " + CapName(c))
+	}
+	for _, c := range capList(n.JVMCaps) {
+		add("capability " + CapName(c))
+	}
+	if n.NoSeccomp {
+		add("seccomp")
+	}
+	if n.Ptrace {
+		add("ptrace")
+	}
+	return out
+}
