@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"stasis/healthcheck"
 	"stasis/supervisor/engine"
@@ -152,16 +153,32 @@ func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[stri
 			jvmCaps, _ = engine.CapMask(m.JVMCapabilities)
 		}
 		n := engine.NeedsOf(dc.Engine, p, jvmCaps, facts)
+		unmet := engine.Check(n, facts, runtime)
 		missing := map[string]engine.Missing{}
-		for _, ms := range engine.Check(n, facts, runtime) {
+		for _, ms := range unmet {
 			missing[ms.What] = ms
 		}
 		for _, item := range n.Items() {
 			pv := healthcheck.Privilege{Name: item, OK: true, Detail: okDetail(item, p, facts)}
 			if ms, ok := missing[item]; ok {
 				pv = healthcheck.Privilege{Name: item, Detail: ms.Why, Fix: ms.Fix}
+				delete(missing, item)
 			}
 			out = merge(out, pv)
+		}
+		if n.JVMCaps == 0 {
+			continue
+		}
+		// What is left are capabilities the JVM held: each missing one, or
+		// one line for all.
+		for _, ms := range unmet {
+			if _, left := missing[ms.What]; left {
+				out = merge(out, healthcheck.Privilege{Name: ms.What, Detail: ms.Why, Fix: ms.Fix})
+			}
+		}
+		if len(missing) == 0 {
+			out = merge(out, healthcheck.Privilege{Name: "capabilities of the JVM", OK: true,
+				Detail: "all it held at its checkpoint are in the effective set: " + strings.Join(engine.CapNames(n.JVMCaps), ", ")})
 		}
 	}
 	return out

@@ -379,7 +379,7 @@ func CapMask(names []string) (mask uint64, unknown []string) {
 	return mask, unknown
 }
 
-// Items names every need, as Missing.What names the unmet ones.
+// Items names every need but JVMCaps, as Missing.What names the unmet ones.
 func (n Needs) Items() []string {
 	var out []string
 	add := func(s string) {
@@ -388,9 +388,6 @@ func (n Needs) Items() []string {
 		}
 	}
 	for _, c := range n.Caps {
-		add("capability " + CapName(c))
-	}
-	for _, c := range capList(n.JVMCaps) {
 		add("capability " + CapName(c))
 	}
 	if n.NoSeccomp {
