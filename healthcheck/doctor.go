@@ -31,6 +31,9 @@ type DoctorConfig struct {
 	// which this package must not import): the capabilities, seccomp and
 	// ptrace that the preflight before CRIU checks too.
 	Privileges []Privilege
+	// PrivilegeNotes are facts about them, shown as information: the Pod
+	// Security level each phase needs, CRIU's mode.
+	PrivilegeNotes []Finding
 	// ConfigErr is what is wrong with the configuration: the doctor reports
 	// it as a finding and goes on with the rest.
 	ConfigErr string

@@ -14,6 +14,10 @@ func (d *diagnosis) privileges() {
 	for _, p := range d.cfg.Privileges {
 		d.add(p.Name, p.OK, true, p.Detail, p.Fix)
 	}
+	for _, n := range d.cfg.PrivilegeNotes {
+		n.Status = StatusInfo
+		d.r.Findings = append(d.r.Findings, n)
+	}
 }
 
 // seccomp and ptrace are the state, for information, where no need above

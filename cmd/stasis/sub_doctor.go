@@ -96,7 +96,7 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) healt
 	if merr != nil {
 		m = nil
 	}
-	dc.Privileges = privileges(dc, m, environ)
+	dc.Privileges, dc.PrivilegeNotes = privileges(dc, m, environ)
 	if merr == nil && m.ImageBytes > 0 {
 		dc.ExpectedImageBytes = m.ImageBytes
 	}
@@ -143,16 +143,26 @@ func imageState(dir string, m *image.Manifest, err error, eng string, command []
 // privileges judges, with the engine's rules (the same the preflight before
 // CRIU applies), each need of the engine for what this start does: at
 // restore, also every capability the JVM held at its checkpoint.
-func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[string]string) []healthcheck.Privilege {
+func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[string]string) ([]healthcheck.Privilege, []healthcheck.Finding) {
 	facts := engine.ReadFacts()
 	runtime := engine.DetectRuntime(environ)
 	var out []healthcheck.Privilege
+	var notes []healthcheck.Finding
 	for _, p := range plannedPhases(dc) {
 		var jvmCaps uint64
 		if p == engine.PhaseRestore && m != nil {
 			jvmCaps, _ = engine.CapMask(m.JVMCapabilities)
 		}
 		n := engine.NeedsOf(dc.Engine, p, jvmCaps, facts)
+		if n.None() {
+			continue
+		}
+		notes = append(notes, healthcheck.Finding{Name: "pod security (" + string(p) + ")",
+			Detail: "Kubernetes level " + engine.PodSecurity(n)})
+		if n.CRIU && engine.Unprivileged(p, facts) {
+			notes = append(notes, healthcheck.Finding{Name: "criu mode (" + string(p) + ")",
+				Detail: "--unprivileged: the container lacks what CRIU's privileged mode needs, which this engine does not"})
+		}
 		unmet := engine.Check(n, facts, runtime)
 		missing := map[string]engine.Missing{}
 		for _, ms := range unmet {
@@ -181,7 +191,7 @@ func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[stri
 				Detail: "all it held at its checkpoint are in the effective set: " + strings.Join(engine.CapNames(n.JVMCaps), ", ")})
 		}
 	}
-	return out
+	return out, notes
 }
 
 // merge adds p, or lets it replace a met need of the same name when it is

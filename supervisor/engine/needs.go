@@ -398,3 +398,32 @@ func (n Needs) Items() []string {
 	}
 	return out
 }
+
+// baselineCaps are the capabilities the Baseline Pod Security Standard lets
+// a container add (kubernetes/website
+// content/en/docs/concepts/security/pod-security-standards.md,
+// "Capabilities"); Baseline also forbids seccompProfile Unconfined, and
+// Restricted allows adding NET_BIND_SERVICE only.
+var baselineCaps = []int{29, CapChown, 1, 3, 4, 5, 27, 10, 31, 6, CapSetpcap, 7, 18}
+
+// PodSecurity is the lowest Pod Security level under which n can be met,
+// with the reason.
+func PodSecurity(n Needs) string {
+	var beyond []string
+	for _, c := range append(slices.Clone(n.Caps), capList(n.JVMCaps)...) {
+		if !slices.Contains(baselineCaps, c) && !slices.Contains(beyond, CapName(c)) {
+			beyond = append(beyond, CapName(c))
+		}
+	}
+	var why []string
+	if len(beyond) > 0 {
+		why = append(why, "adds "+strings.Join(beyond, ", ")+", beyond Baseline's capabilities")
+	}
+	if n.NoSeccomp {
+		why = append(why, "needs seccompProfile Unconfined, which Baseline forbids")
+	}
+	if len(why) > 0 {
+		return "privileged (" + strings.Join(why, "; ") + ")"
+	}
+	return "baseline (no capability beyond the defaults, the runtime's seccomp profile; restricted as well for an image that runs as non-root and drops every capability)"
+}

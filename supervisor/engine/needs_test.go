@@ -129,3 +129,28 @@ func TestParseStatus(t *testing.T) {
 		t.Fatal("no CapPrm line must be an error")
 	}
 }
+
+func TestPodSecurity(t *testing.T) {
+	f := root()
+	f.PtraceScope = 1
+	for _, tc := range []struct {
+		engine string
+		phase  Phase
+		want   []string
+	}{
+		{"criu", PhaseCheckpoint, []string{"privileged", "CHECKPOINT_RESTORE, SYS_PTRACE", "Unconfined"}},
+		{"criu", PhaseRestore, []string{"privileged", "CHECKPOINT_RESTORE, SYS_PTRACE"}},
+		{"warp", PhaseRestore, []string{"baseline"}},
+	} {
+		got := PodSecurity(NeedsOf(tc.engine, tc.phase, 1<<CapChown|1<<CapSysPtrace, f))
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s %s: %q lacks %q", tc.engine, tc.phase, got, w)
+			}
+		}
+	}
+	// The JVM's default capabilities are Baseline's: no reason on their own.
+	if got := PodSecurity(Needs{JVMCaps: 1<<CapChown | 1<<CapSetpcap}); !strings.HasPrefix(got, "baseline") {
+		t.Errorf("defaults only: %q", got)
+	}
+}
