@@ -49,9 +49,11 @@ type Request struct {
 	Op string `json:"op"`
 }
 
-// Response is the answer: OK, or an Error; Data carries the op's result (status, health).
+// Response is the answer: OK, or an Error; Data carries the op's result (status, health). Busy
+// says the server had too many connections to take the request: Call retries it.
 type Response struct {
 	OK    bool            `json:"ok"`
+	Busy  bool            `json:"busy,omitempty"`
 	Error string          `json:"error,omitempty"`
 	Data  json.RawMessage `json:"data,omitempty"`
 }
@@ -111,8 +113,25 @@ func writeLine(w io.Writer, v any) error {
 
 // Call sends req to the stasis whose state directory is dir and returns its response. It honours
 // ctx's deadline and cancellation; a refusal by the server is a Response with OK false, not an
-// error.
+// error. A busy server (too many connections at once) is asked again, with a growing pause,
+// until it answers or ctx ends; then the busy Response is returned.
 func Call(ctx context.Context, dir string, req Request) (Response, error) {
+	pause := 5 * time.Millisecond
+	for {
+		resp, err := callOnce(ctx, dir, req)
+		if err != nil || !resp.Busy {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return resp, nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+func callOnce(ctx context.Context, dir string, req Request) (Response, error) {
 	path := SocketPath(dir)
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)

@@ -13,9 +13,21 @@ import (
 	"time"
 )
 
-// maxConns bounds the connections being served at once; more are told to retry. Reading a
-// request happens concurrently (so a silent client delays nobody), handling does not.
-const maxConns = 16
+// maxConns bounds the connections being served at once; more are told they are busy. Reading a
+// request happens concurrently (so a silent client delays nobody), handling does not. It is
+// large: a connection costs a goroutine and a descriptor, and one that is slow to send its
+// request holds its slot for up to ioTimeout, so a few dozen idle clients (a healthcheck
+// storm, a stuck script) must not shut the healthcheck out.
+const maxConns = 256
+
+// maxBusy bounds the connections being told they are busy at once; past it, a connection is
+// closed unanswered.
+const maxBusy = 64
+
+// busyWait bounds how long a busy reply waits for the client's request: the request is read
+// first, because a UNIX socket closed with unread data resets its peer (ECONNRESET) and the
+// client would never see the reply.
+const busyWait = time.Second
 
 // A Server answers requests on the control socket.
 type Server struct {
@@ -28,6 +40,7 @@ type Server struct {
 	cancel context.CancelFunc
 	handle sync.Mutex // one request at a time
 	slots  chan struct{}
+	busy   chan struct{}
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
@@ -46,6 +59,9 @@ func Listen(dir string, h Handler, log *slog.Logger) (*Server, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
+	if err := os.Remove(ExitedPath(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove the last run's exit note: %w", err)
+	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
@@ -57,7 +73,7 @@ func Listen(dir string, h Handler, log *slog.Logger) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{ln: ln, path: path, h: h, log: log, ctx: ctx, cancel: cancel,
-		slots: make(chan struct{}, maxConns), conns: map[net.Conn]struct{}{}}
+		slots: make(chan struct{}, maxConns), busy: make(chan struct{}, maxBusy), conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -130,8 +146,7 @@ func (s *Server) serve() {
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			s.reply(conn, Response{Error: "busy: too many control connections, retry"})
-			conn.Close()
+			s.tooBusy(conn)
 			continue
 		}
 		if !s.track(conn) {
@@ -142,6 +157,31 @@ func (s *Server) serve() {
 		s.wg.Add(1)
 		go s.serveConn(conn)
 	}
+}
+
+// tooBusy answers a connection past maxConns with a busy reply, which Call retries, after
+// reading its request (see busyWait) on a goroutine of its own, so that accepting goes on.
+func (s *Server) tooBusy(conn *net.UnixConn) {
+	select {
+	case s.busy <- struct{}{}:
+	default:
+		conn.Close()
+		return
+	}
+	if !s.track(conn) {
+		<-s.busy
+		conn.Close()
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.busy }()
+		defer s.untrack(conn)
+		_ = conn.SetReadDeadline(time.Now().Add(busyWait))
+		_, _ = readLine(conn)
+		s.reply(conn, Response{Busy: true, Error: "busy: too many control connections, retry"})
+	}()
 }
 
 // serveConn reads one request, handles it and replies.
@@ -195,14 +235,15 @@ func (s *Server) reply(conn net.Conn, resp Response) {
 	}
 }
 
-// checkPeer refuses a client whose uid is not stasis's.
+// checkPeer refuses a client whose uid is not stasis's. The message does not
+// say "refused": the client says that, once.
 func checkPeer(conn *net.UnixConn) error {
 	uid, err := peerUID(conn)
 	if err != nil {
-		return fmt.Errorf("refused: cannot tell the client's uid: %w", err)
+		return fmt.Errorf("cannot tell the client's uid: %w", err)
 	}
 	if me := os.Getuid(); int(uid) != me {
-		return fmt.Errorf("refused: client uid %d is not stasis's uid %d", uid, me)
+		return fmt.Errorf("client uid %d is not stasis's uid %d", uid, me)
 	}
 	return nil
 }

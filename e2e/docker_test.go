@@ -42,6 +42,7 @@ var prefix = fmt.Sprintf("stasis-e2e-%d", os.Getpid())
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	removePodmanImages()
 	for _, image := range []string{shared.benchImage, shared.image} {
 		if image != "" {
 			exec.Command("docker", "rmi", "-f", image).Run()

@@ -26,6 +26,11 @@ type DoctorConfig struct {
 	// ExpectedImageBytes is the disk space a checkpoint will take (an
 	// earlier image's size, or an estimate).
 	ExpectedImageBytes int64
+	// OpenJ9API is STASIS_OPENJ9_API; Command the java command line;
+	// OpenJ9 what OpenJ9's own dump needs (Doctor fills it).
+	OpenJ9API string
+	Command   []string
+	OpenJ9    openJ9Facts
 	// Privileges are the engine's needs for what this start does, each
 	// judged by the engine's own rules (cmd/stasis asks supervisor/engine,
 	// which this package must not import): the capabilities, seccomp and
@@ -94,6 +99,9 @@ type DoctorReport struct {
 
 // Doctor gathers this environment's facts and judges them against cfg.
 func Doctor(ctx context.Context, cfg DoctorConfig) *DoctorReport {
+	if cfg.Engine == "openj9" {
+		cfg.OpenJ9 = gatherOpenJ9()
+	}
 	return Diagnose(cfg, Gather(ctx, cfg))
 }
 
@@ -109,6 +117,7 @@ func Diagnose(cfg DoctorConfig, f Facts) *DoctorReport {
 	d.seccomp()
 	d.ptrace()
 	d.criu()
+	d.openj9()
 	d.imageDir()
 	d.pid1()
 	d.pidMax()

@@ -17,7 +17,8 @@ func goodFacts() Facts {
 func goodConfig(engine string, checkpoint, restore bool) DoctorConfig {
 	return DoctorConfig{Mode: "auto", Engine: engine, Checkpoint: checkpoint, Restore: restore, CRIU: "/usr/sbin/criu",
 		ImageDir: "/checkpoint", MinPID: 1000, ExpectedImageBytes: 100 << 20,
-		Image: ImageState{Present: restore, PID: 1001, Bytes: 100 << 20}}
+		Image:  ImageState{Present: restore, PID: 1001, Bytes: 100 << 20},
+		OpenJ9: openJ9Facts{CRIUOnPath: "/usr/sbin/criu", LibCRIU: "/usr/lib64/libcriu.so"}}
 }
 
 func finding(r *DoctorReport, name string) *Finding {
@@ -27,6 +28,28 @@ func finding(r *DoctorReport, name string) *Finding {
 		}
 	}
 	return nil
+}
+
+// TestDiagnoseOpenJ9TLS: -XX:+EnableCRIUSupport leaves only
+// CRIUSECProvider until the restore, so the doctor warns unless
+// -XX:-CRIUSecProvider is set (or CRaC mode is used).
+func TestDiagnoseOpenJ9TLS(t *testing.T) {
+	for _, tc := range []struct {
+		api  string
+		cmd  []string
+		warn bool
+	}{
+		{"criusupport", []string{"java", "-jar", "app.jar"}, true},
+		{"criusupport", []string{"java", "-XX:-CRIUSecProvider", "-jar", "app.jar"}, false},
+		{"crac", []string{"java", "-jar", "app.jar"}, false},
+	} {
+		c := goodConfig("openj9", true, false)
+		c.OpenJ9API, c.Command = tc.api, tc.cmd
+		f := finding(Diagnose(c, goodFacts()), "openj9: TLS before the checkpoint")
+		if got := f != nil && f.Status == StatusWarning && strings.Contains(f.Fix, "-XX:-CRIUSecProvider"); got != tc.warn {
+			t.Errorf("%s %q: TLS warning %v (%+v), want %v", tc.api, tc.cmd, got, f, tc.warn)
+		}
+	}
 }
 
 func TestDiagnose(t *testing.T) {
@@ -54,6 +77,27 @@ func TestDiagnose(t *testing.T) {
 			c.ConfigErr = `STASIS_CHECKPOINT_ON="": checkpoint mode needs a trigger`
 			return c
 		}, nil, "configuration", "stasis --help"},
+		{"old kernel: fix says SYS_ADMIN", func() DoctorConfig { return goodConfig("criu", true, false) },
+			func(f *Facts) { f.CapEff, f.CapLast = 1<<19, 39 }, "capability CHECKPOINT_RESTORE", "--cap-add=SYS_ADMIN"},
+		{"openj9 checkpoint needs criu on PATH, whatever STASIS_CRIU says", func() DoctorConfig {
+			c := goodConfig("openj9", true, false)
+			c.OpenJ9.CRIUOnPath = ""
+			return c
+		}, nil, "openj9: criu on PATH", "on PATH"},
+		{"openj9 checkpoint needs libcriu.so", func() DoctorConfig {
+			c := goodConfig("openj9", true, false)
+			c.OpenJ9.LibCRIU = ""
+			return c
+		}, nil, "openj9: libcriu.so", "libcriu.so"},
+		{"openj9 checkpoint needs NET_ADMIN", func() DoctorConfig { return goodConfig("openj9", true, false) },
+			func(f *Facts) { f.CapEff &^= 1 << capNetAdmin }, "openj9: capability NET_ADMIN", "--cap-add NET_ADMIN"},
+		{"openj9 restore needs neither criu on PATH nor NET_ADMIN", func() DoctorConfig {
+			c := goodConfig("openj9", false, true)
+			c.OpenJ9 = openJ9Facts{}
+			return c
+		}, func(f *Facts) { f.CapEff &^= 1 << capNetAdmin }, "", ""},
+		{"crac checkpoint under seccomp", func() DoctorConfig { return goodConfig("crac", true, false) },
+			func(f *Facts) { f.Seccomp = 2 }, "", ""},
 		{"warp needs no capabilities", func() DoctorConfig { return goodConfig("warp", true, false) },
 			func(f *Facts) { f.CapEff, f.NsLastPID = 0, false }, "", ""},
 		{"no ns_last_pid", func() DoctorConfig { return goodConfig("crac", false, true) },

@@ -1,8 +1,8 @@
 // Package healthcheck owns the probes that tell whether the JVM is ready
-// (HTTP, TCP, file) and the logic of the `stasis healthcheck` subcommand.
-// It is the bottom of stasis's import graph: it must not import any other
-// stasis package but its own healthcheck/httpget, nor net/http or
-// crypto/tls (httpget says why).
+// (HTTP, HTTPS, TCP, file) and the logic of the `stasis healthcheck`
+// subcommand. It is the bottom of stasis's import graph: it must not import
+// any other stasis package but its own healthcheck/httpget, nor net/http
+// (httpget says why).
 package healthcheck
 
 import (
@@ -26,15 +26,13 @@ type Probe interface {
 	String() string
 }
 
-// ParseProbe parses a probe spec: http://HOST[:PORT]/PATH, tcp://HOST:PORT
-// or file:PATH. The error names the spec and the reason, e.g.
-// `"tcp://nohostport": missing port`, so that a caller only has to prefix
-// the setting's name. https:// is refused with advice (see ErrHTTPS).
+// ParseProbe parses a probe spec: http://HOST[:PORT]/PATH,
+// https://HOST[:PORT]/PATH, tcp://HOST:PORT or file:PATH. The error names
+// the spec and the reason, e.g. `"tcp://nohostport": missing port`, so that
+// a caller only has to prefix the setting's name.
 func ParseProbe(spec string) (Probe, error) {
 	switch {
-	case strings.HasPrefix(spec, "https://"):
-		return nil, fmt.Errorf("%q: %w: probe the plain HTTP port, or use tcp://HOST:PORT", spec, ErrHTTPS)
-	case strings.HasPrefix(spec, "http://"):
+	case strings.HasPrefix(spec, "http://"), strings.HasPrefix(spec, "https://"):
 		u, err := ParseHTTPURL(spec)
 		if err != nil {
 			return nil, err
@@ -56,13 +54,8 @@ func ParseProbe(spec string) (Probe, error) {
 	return nil, fmt.Errorf("%q: unknown probe (want http://, tcp:// or file:)", spec)
 }
 
-// ErrHTTPS is why an https URL is refused. Probes and the warm-up speak
-// plain HTTP only: they target the JVM of this container, where plain HTTP
-// is the norm, and TLS would double the size of the stasis binary.
-var ErrHTTPS = errors.New("https is not supported")
-
-// ParseHTTPURL validates an http URL with a host, the form shared by HTTP
-// probes and warm-up URLs. The port may be left out (80).
+// ParseHTTPURL validates an http or https URL with a host, the form shared
+// by HTTP probes and warm-up URLs. The port may be left out (80, 443).
 func ParseHTTPURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -72,11 +65,8 @@ func ParseHTTPURL(raw string) (*url.URL, error) {
 		}
 		return nil, fmt.Errorf("%q: %w", raw, err)
 	}
-	if u.Scheme == "https" {
-		return nil, fmt.Errorf("%q: %w: use the plain HTTP port", raw, ErrHTTPS)
-	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("%q: scheme must be http", raw)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%q: scheme must be http or https", raw)
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("%q: missing host", raw)
@@ -126,4 +116,24 @@ func parsePort(p string) (int, error) {
 		return 0, fmt.Errorf("bad port %q", p)
 	}
 	return n, nil
+}
+
+// IsLoopbackHost says whether host names this machine's loopback interface:
+// an address in 127.0.0.0/8 or ::1, or "localhost". STASIS_PROBE_INSECURE
+// applies to such targets only.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SetInsecure makes an https probe skip the verification of its target's
+// certificate, which must then be on the loopback interface (httpget
+// checks the connected peer). Other probes are left as they are.
+func SetInsecure(p Probe, insecure bool) {
+	if h, ok := p.(*HTTPProbe); ok {
+		h.req.Insecure = insecure
+	}
 }

@@ -16,9 +16,9 @@ const maxProbeBody = 64 << 10
 
 // HTTPProbe is ready when a GET of URL answers 2xx.
 //
-// It speaks plain HTTP only, through httpget rather than net/http, which
-// with crypto/tls made up half of the stasis binary: the JVM probed is this
-// container's own, where plain HTTP is the norm.
+// It speaks HTTP or HTTPS through httpget rather than net/http, which made
+// up most of the stasis binary. Certificates are verified unless
+// SetInsecure was called, for a loopback target only.
 type HTTPProbe struct {
 	URL *url.URL
 	req *httpget.Request

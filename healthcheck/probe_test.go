@@ -33,7 +33,6 @@ func TestParseProbeErrors(t *testing.T) {
 		{"http://u:p@h/", "user info"},
 		{"http://h:80/%zz", "invalid URL escape"},
 		{"file:", "missing path"},
-		{"https://localhost/ready", `"https://localhost/ready": https is not supported: probe the plain HTTP port, or use tcp://HOST:PORT`},
 		{"ftp://h/", "unknown probe"},
 		{"", "unknown probe"},
 	} {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -68,7 +69,7 @@ func (ck *checkpointRun) run(ctx context.Context) error {
 	if err := preflight(ck.eng, engine.PhaseCheckpoint, nil, ck.ph); err != nil {
 		return err
 	}
-	if err := prepareDir(dir); err != nil {
+	if err := prepareDir(dir, ck.eng); err != nil {
 		return err
 	}
 	waiter := triggers.NewWaiter(ck.ph.Spec)
@@ -89,14 +90,20 @@ func (ck *checkpointRun) run(ctx context.Context) error {
 	return ck.finish(launched, readyAt, warmedAt, dumped)
 }
 
-// prepareDir removes an earlier image's manifest first, then its files: from
-// here on, the directory is not restorable until the new manifest is written.
-func prepareDir(dir string) error {
-	if err := image.Invalidate(dir, false); err != nil {
+// prepareDir removes an earlier image's manifest first, then its files (only
+// those the engine creates: the rest of the directory is the user's): from
+// here on, the directory is not restorable until the new manifest is
+// written. The directory is made private (0700) before the JVM's memory is
+// written into it.
+func prepareDir(dir string, eng engine.Engine) error {
+	if err := image.Invalidate(dir, eng.ImageFiles(), false); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create image directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("make image directory private: %w", err)
 	}
 	return nil
 }
@@ -121,6 +128,14 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = ck.stdio.Stdin(), ck.stdio.Stdout(), ck.stdio.Stderr()
+	// The JVM leads a session of its own. CRIU refuses to dump a process
+	// whose session leader is outside its PID namespace (checkpoint-restore/
+	// criu criu/cr-dump.c, "A session leader of N(N) is outside of its pid
+	// namespace"), and stasis cannot always lead one itself: in an image
+	// build's RUN step it is the build shell's child, and when that shell
+	// gives it a process group of its own, setsid fails while its session
+	// is still the one the build began outside.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	s.State.setPhase(PhaseLaunching)
 	launched := time.Now()
 	if ck.jvm, err = s.Start(cmd); err != nil {
@@ -249,14 +264,22 @@ func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped time.Duration) error {
 	ph := ck.ph
 	_ = ck.stdio.Close(time.Second)
-	files, total, err := image.Scan(ph.Opt.Dir)
+	files, total, err := image.Scan(ph.Opt.Dir, ck.eng.ImageFiles())
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		return errors.New("the engine reported success but the image directory holds no image files")
 	}
+	if err := image.Protect(ph.Opt.Dir, files); err != nil {
+		return err
+	}
+	salt, env, err := image.HashEnv(ph.Environ)
+	if err != nil {
+		return err
+	}
 	m := &image.Manifest{Format: image.Format, StasisVersion: ph.Version, Engine: ck.eng.Name(),
+		Env: env, EnvSalt: salt,
 		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
@@ -281,7 +304,7 @@ func (ck *checkpointRun) abandon() {
 		_ = ck.stdio.Close(time.Second)
 	}
 	ck.s.Cleanup()
-	if err := image.Invalidate(ck.ph.Opt.Dir, true); err != nil {
+	if err := image.Invalidate(ck.ph.Opt.Dir, ck.eng.ImageFiles(), true); err != nil {
 		ck.s.log.Warn("cannot remove the failed image", "err", err)
 	}
 	_ = os.Remove(filepath.Join(ck.ph.Opt.Dir, image.ManifestName))

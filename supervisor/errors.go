@@ -33,7 +33,11 @@ func (e *StartError) Error() string {
 	if e.Code() == 127 {
 		return fmt.Sprintf("%s: command not found", e.Argv0)
 	}
-	return fmt.Sprintf("%s: cannot execute: %v", e.Argv0, errors.Unwrap(e.Err))
+	cause := errors.Unwrap(e.Err) // *exec.Error and *fs.PathError name argv0 already
+	if cause == nil {
+		cause = e.Err
+	}
+	return fmt.Sprintf("%s: cannot execute: %v", e.Argv0, cause)
 }
 
 func (e *StartError) Unwrap() error { return e.Err }

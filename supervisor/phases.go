@@ -38,6 +38,12 @@ type Phases struct {
 	Health            string // the probe `stasis healthcheck` runs, for status
 	Version           string
 	ColdAttr          func() *syscall.SysProcAttr // the process attributes of a plain start
+	// Environ is stasis's environment, which the JVM inherits: the
+	// manifest records it (names and hashed values) and a restore compares.
+	Environ map[string]string
+	// EnvMatch (STASIS_RESTORE_ENV_MATCH) names variables whose value must
+	// be the checkpoint's: otherwise the start is cold instead of restored.
+	EnvMatch []string
 }
 
 // CheckpointError makes stasis exit 3.
@@ -105,6 +111,12 @@ func (s *Supervisor) restoreOrFallBack(ctx context.Context, ph *Phases) error {
 // restoreFailed applies STASIS_ON_RESTORE_FAILURE: cold starts the command
 // normally, so the service still comes up; fail exits 4.
 func (s *Supervisor) restoreFailed(ctx context.Context, ph *Phases, cause error) error {
+	var env *EnvChangedError
+	if errors.As(cause, &env) {
+		// Not a failure: the image may not serve this environment.
+		s.log.Warn("starting cold instead of restoring: "+env.Error(), "image_dir", ph.Opt.Dir)
+		return s.cold(ctx, ph, StartCold)
+	}
 	s.State.update(func(st *Status) { st.RestoreError = cause.Error() })
 	if ph.OnRestoreFailure == "fail" {
 		return &RestoreError{Err: cause}

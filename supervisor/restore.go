@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"stasis/pidspace"
@@ -71,6 +73,9 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	if err := m.Matches(eng.Name(), ph.Command); err != nil {
 		return nil, nil, err
 	}
+	if err := s.compareEnv(eng, m, ph); err != nil {
+		return nil, nil, err
+	}
 	if err := m.Verify(ph.Opt.Dir); err != nil {
 		return nil, nil, err
 	}
@@ -100,4 +105,46 @@ func restoreStdio(eng engine.Engine, dir string) (*stdio.Set, error) {
 		return stdio.FIFOs(dir, opt)
 	}
 	return stdio.Pipes(opt)
+}
+
+// EnvChangedError is a restore not made because variables named in
+// STASIS_RESTORE_ENV_MATCH differ from the checkpoint's: the start is cold,
+// whatever STASIS_ON_RESTORE_FAILURE says.
+type EnvChangedError struct{ Names []string }
+
+func (e *EnvChangedError) Error() string {
+	if e.Names == nil {
+		return "STASIS_RESTORE_ENV_MATCH is set but the image records no environment (an older stasis made it)"
+	}
+	return "STASIS_RESTORE_ENV_MATCH: " + strings.Join(e.Names, ", ") + " differ from the checkpoint's"
+}
+
+// compareEnv logs which variables differ from the checkpoint's, by name
+// only (their values may be secrets), and refuses the restore when one of
+// them is named in STASIS_RESTORE_ENV_MATCH.
+func (s *Supervisor) compareEnv(eng engine.Engine, m *image.Manifest, ph *Phases) error {
+	diff, known := m.EnvDiff(ph.Environ)
+	if !known {
+		if len(ph.EnvMatch) > 0 {
+			return &EnvChangedError{}
+		}
+		return nil
+	}
+	if len(diff) > 0 {
+		sees := "the restored JVM keeps the checkpoint's values"
+		if eng.RestoreSeesNewEnv() {
+			sees = "the restored JVM sees this start's values (" + eng.Name() + " hands them over)"
+		}
+		s.log.Info("the environment differs from the checkpoint's: "+sees, "names", strings.Join(diff, ","))
+	}
+	var must []string
+	for _, name := range ph.EnvMatch {
+		if slices.Contains(diff, name) {
+			must = append(must, name)
+		}
+	}
+	if len(must) > 0 {
+		return &EnvChangedError{Names: must}
+	}
+	return nil
 }

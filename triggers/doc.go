@@ -12,7 +12,9 @@
 //
 // A comma-separated list; all conditions must hold:
 //
-//	http://HOST[:PORT]/PATH  a GET answers 2xx (plain HTTP: https:// is refused)
+//	http://HOST[:PORT]/PATH  a GET answers 2xx (https:// too: the certificate is
+//	                         verified unless STASIS_PROBE_INSECURE=true and the
+//	                         target is on the loopback interface)
 //	tcp://HOST:PORT          a connection is accepted
 //	log:REGEX                a line of the JVM's stdout or stderr matches REGEX
 //	file:PATH                PATH exists

@@ -95,8 +95,6 @@ func nextSplit(s string) int {
 	return -1
 }
 
-// itemPrefixes keeps https:// although it is refused: `log:x,https://h/`
-// is then an error about https rather than a regex that swallowed the URL.
 var itemPrefixes = []string{"http://", "https://", "tcp://", "log:", "file:", "delay:"}
 
 func startsItem(s string) bool {
@@ -132,9 +130,9 @@ func parseItem(item string) (Condition, error) {
 		return parseDelay(c)
 	case strings.HasPrefix(item, "http://"), strings.HasPrefix(item, "https://"),
 		strings.HasPrefix(item, "tcp://"), strings.HasPrefix(item, "file:"):
-		return parseProbe(c) // which refuses https:// with advice
+		return parseProbe(c)
 	default:
-		return c, fmt.Errorf("%q: unknown condition (want http://, tcp://, log:, file:, delay:, manual or app)", item)
+		return c, fmt.Errorf("%q: unknown condition (want http://, https://, tcp://, log:, file:, delay:, manual or app)", item)
 	}
 	return c, nil
 }
@@ -199,6 +197,16 @@ func (s Spec) has(k Kind) bool {
 		}
 	}
 	return false
+}
+
+// SetInsecure makes the spec's https probes skip certificate checks, for
+// loopback targets only (STASIS_PROBE_INSECURE; healthcheck.SetInsecure).
+func (s Spec) SetInsecure(insecure bool) {
+	for _, c := range s.Conditions {
+		if c.Kind == KindHTTP {
+			healthcheck.SetInsecure(c.Probe, insecure)
+		}
+	}
 }
 
 // HTTPProbe returns the first http or tcp probe of the spec, the default

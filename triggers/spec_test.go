@@ -30,9 +30,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"tcp://h:1/x", `unexpected path`},
 		{"file:", `STASIS_CHECKPOINT_ON: "file:": missing path`},
 		{"log:ok,tcp://x", `STASIS_CHECKPOINT_ON: "tcp://x": missing port`},
-		// https is dropped (plain HTTP only); the error says what to do instead.
-		{"https://localhost/ready", `STASIS_CHECKPOINT_ON: "https://localhost/ready": https is not supported: probe the plain HTTP port, or use tcp://HOST:PORT`},
-		{"log:x,https://h/", `"https://h/": https is not supported`},
+		{"log:x,https://:1/", `"https://:1/": missing host`},
 	} {
 		_, err := ParseSpec(tc.spec)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -161,7 +159,7 @@ func TestParseURLs(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{",", "no URL"},
 		{"http://h/a,tcp://h:1", `STASIS_WARMUP_URL: "tcp://h:1": scheme must be http`},
-		{"http://h/a https://h/c", `STASIS_WARMUP_URL: "https://h/c": https is not supported: warm up through the plain HTTP port`},
+		{"http://h/a ftp://h/c", `STASIS_WARMUP_URL: "ftp://h/c": scheme must be http or https`},
 		{"127.0.0.1:8080/x", "STASIS_WARMUP_URL: "},
 		{"http:///x", "missing host"},
 		{"http://h:99999/", "bad port"},
@@ -186,7 +184,7 @@ func FuzzParseURLs(f *testing.F) {
 			return
 		}
 		for _, u := range urls {
-			if !strings.HasPrefix(u, "http://") {
+			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 				t.Fatalf("accepted %q from %q", u, in)
 			}
 			if _, _, err := newLoad(WarmupConfig{URLs: []string{u}}); err != nil {

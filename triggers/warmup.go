@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -25,13 +27,83 @@ type WarmupConfig struct {
 	Duration    time.Duration
 	Cmd         []string
 	Delay       time.Duration // STASIS_CHECKPOINT_DELAY, waited after the warm-up
+	// MinSuccess is the share of requests (0..1) that must answer 2xx, else
+	// the warm-up fails (STASIS_WARMUP_MIN_SUCCESS); 0 accepts any answers.
+	MinSuccess float64
+	// Insecure skips certificate checks of https URLs on loopback targets
+	// (STASIS_PROBE_INSECURE).
+	Insecure bool
 }
 
 // WarmupResult counts what the warm-up did. CmdExit is 0 when no Cmd ran.
+// Answers counts the requests by status line ("404 Not Found"); LastBad is
+// the last failed request and why.
 type WarmupResult struct {
 	Requests, OK, Non2xx, Errors int
 	Elapsed                      time.Duration
 	CmdExit                      int
+	Answers                      map[string]int
+	LastBad                      string
+}
+
+// WarmupFailedError is a warm-up whose requests mostly failed: the JVM it
+// leaves is not warm (its error paths are, at best), so no image is made.
+type WarmupFailedError struct {
+	Result     WarmupResult
+	MinSuccess float64
+}
+
+func (e *WarmupFailedError) Error() string {
+	r := e.Result
+	msg := fmt.Sprintf("warm-up failed: %d of %d requests answered 2xx, STASIS_WARMUP_MIN_SUCCESS=%g needs %d; the answers were %s",
+		r.OK, r.Requests, e.MinSuccess, needed(r.Requests, e.MinSuccess), describeAnswers(r))
+	if r.LastBad != "" {
+		msg += "; last failure: " + r.LastBad
+	}
+	return msg
+}
+
+// needed is how many of n requests must succeed: a share, rounded up.
+func needed(n int, share float64) int {
+	return int(math.Ceil(float64(n)*share - 1e-9))
+}
+
+// describeAnswers lists the answers by status, most frequent first, then
+// the requests that got none: "18 × 404 Not Found, 2 × 200 OK, 1 without answer".
+func describeAnswers(r WarmupResult) string {
+	type kv struct {
+		status string
+		n      int
+	}
+	var list []kv
+	for s, n := range r.Answers {
+		list = append(list, kv{s, n})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].n != list[j].n {
+			return list[i].n > list[j].n
+		}
+		return list[i].status < list[j].status
+	})
+	var parts []string
+	for _, a := range list {
+		parts = append(parts, fmt.Sprintf("%d × %s", a.n, a.status))
+	}
+	if r.Errors > 0 {
+		parts = append(parts, fmt.Sprintf("%d without answer", r.Errors))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// check applies MinSuccess to the requests' outcome.
+func (cfg WarmupConfig) check(r WarmupResult) error {
+	if cfg.MinSuccess <= 0 || r.Requests == 0 || r.OK >= needed(r.Requests, cfg.MinSuccess) {
+		return nil
+	}
+	return &WarmupFailedError{Result: r, MinSuccess: cfg.MinSuccess}
 }
 
 // Runner starts a command and waits for it through stasis's reaper (nobody
@@ -40,11 +112,13 @@ type WarmupResult struct {
 // by signal N) with a nil err.
 type Runner func(ctx context.Context, argv []string) (exitCode int, err error)
 
-// Warmup runs the warm-up, then waits cfg.Delay. Non-2xx answers, transport
-// errors and a non-zero Cmd exit are logged as warnings and counted, not
-// returned: a checkpoint warmed imperfectly still restores faster than a cold
-// start. The error is for ctx ending (STASIS_CHECKPOINT_TIMEOUT) and for a
-// Cmd that could not be started, a configuration mistake that must not go
+// Warmup runs the warm-up, then waits cfg.Delay. Non-2xx answers and
+// transport errors are counted; fewer than cfg.MinSuccess of the requests
+// answering 2xx is a *WarmupFailedError: a JVM that answered 404 to every
+// warm-up request has warmed nothing but its error path, and an image of it
+// would be restored as if warm. A non-zero Cmd exit is logged as a warning.
+// The error is also for ctx ending (STASIS_CHECKPOINT_TIMEOUT) and for a Cmd
+// that could not be started, a configuration mistake that must not go
 // unnoticed into an image.
 func Warmup(ctx context.Context, cfg WarmupConfig, run Runner, log *slog.Logger) (WarmupResult, error) {
 	if log == nil {
@@ -55,6 +129,9 @@ func Warmup(ctx context.Context, cfg WarmupConfig, run Runner, log *slog.Logger)
 	if len(cfg.URLs) > 0 {
 		var err error
 		res, err = warmupHTTP(ctx, cfg, log)
+		if err == nil {
+			err = cfg.check(res)
+		}
 		if err != nil {
 			res.Elapsed = time.Since(start)
 			return res, err
@@ -97,9 +174,8 @@ func runCmd(ctx context.Context, argv []string, run Runner, log *slog.Logger) (i
 	return code, nil
 }
 
-// ParseURLs parses STASIS_WARMUP_URL: one or more http URLs, separated by
-// commas or spaces. An empty string means none. https is refused (see
-// healthcheck.ErrHTTPS): the warm-up targets the JVM of this container.
+// ParseURLs parses STASIS_WARMUP_URL: one or more http or https URLs,
+// separated by commas or spaces. An empty string means none.
 func ParseURLs(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -113,9 +189,6 @@ func ParseURLs(s string) ([]string, error) {
 	urls := make([]string, 0, len(fields))
 	for _, f := range fields {
 		u, err := healthcheck.ParseHTTPURL(f)
-		if errors.Is(err, healthcheck.ErrHTTPS) {
-			return nil, fmt.Errorf("STASIS_WARMUP_URL: %q: %w: warm up through the plain HTTP port", f, healthcheck.ErrHTTPS)
-		}
 		if err != nil {
 			return nil, fmt.Errorf("STASIS_WARMUP_URL: %w", err)
 		}

@@ -22,24 +22,25 @@ type target struct {
 	req *httpget.Request
 }
 
-func newTarget(raw string) (target, error) {
+func newTarget(raw string, insecure bool) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("parse warm-up URL %q: %w", raw, err)
 	}
-	if u.Scheme != "http" || u.Hostname() == "" {
-		return target{}, fmt.Errorf("parse warm-up URL %q: not an http URL with a host", raw)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return target{}, fmt.Errorf("parse warm-up URL %q: not an http or https URL with a host", raw)
 	}
 	req, err := httpget.NewRequest(u, "stasis-warmup", true)
 	if err != nil {
 		return target{}, fmt.Errorf("parse warm-up URL %q: %w", raw, err)
 	}
+	req.Insecure = insecure
 	return target{url: u, req: req}, nil
 }
 
 // dial connects to t. Cancelling ctx cuts whatever the connection is doing.
 func dial(ctx context.Context, t target) (*httpget.Conn, error) {
-	return httpget.Dial(ctx, t.req.Addr)
+	return httpget.DialFor(ctx, t.req)
 }
 
 // roundTrip sends t's request and reads the answer, draining its body. keep

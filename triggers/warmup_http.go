@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ type load struct {
 	non2xx  atomic.Int64
 	errs    atomic.Int64
 	lastBad atomic.Pointer[string]
+	// answers counts the requests by status line, for the failure's message.
+	mu      sync.Mutex
+	answers map[string]int
 }
 
 func warmupHTTP(ctx context.Context, cfg WarmupConfig, log *slog.Logger) (WarmupResult, error) {
@@ -75,9 +79,9 @@ func endedErr(ctx context.Context) error {
 }
 
 func newLoad(cfg WarmupConfig) (*load, int, error) {
-	l := &load{total: int64(cfg.Requests)}
+	l := &load{total: int64(cfg.Requests), answers: map[string]int{}}
 	for _, raw := range cfg.URLs {
-		t, err := newTarget(raw)
+		t, err := newTarget(raw, cfg.Insecure)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -167,12 +171,23 @@ func (l *load) count(t target, resp httpget.Response) {
 		l.lastBad.Store(&msg)
 		l.non2xx.Add(1)
 	}
+	l.mu.Lock()
+	l.answers[resp.Status]++
+	l.mu.Unlock()
 	l.done.Add(1)
 }
 
 func (l *load) result(elapsed time.Duration) WarmupResult {
+	l.mu.Lock()
+	answers := maps.Clone(l.answers)
+	l.mu.Unlock()
+	last := ""
+	if p := l.lastBad.Load(); p != nil {
+		last = *p
+	}
 	return WarmupResult{Requests: int(l.done.Load()), OK: int(l.ok.Load()),
-		Non2xx: int(l.non2xx.Load()), Errors: int(l.errs.Load()), Elapsed: elapsed}
+		Non2xx: int(l.non2xx.Load()), Errors: int(l.errs.Load()), Elapsed: elapsed,
+		Answers: answers, LastBad: last}
 }
 
 func (l *load) logProgress(log *slog.Logger, start time.Time) (stop func()) {
@@ -198,12 +213,8 @@ func (l *load) logDone(log *slog.Logger, r WarmupResult) {
 	log.Info("warm-up requests done", "requests", r.Requests, "ok", r.OK, "rate", rate(r),
 		"elapsed", r.Elapsed.Round(time.Millisecond))
 	if r.Non2xx+r.Errors > 0 {
-		last := ""
-		if p := l.lastBad.Load(); p != nil {
-			last = *p
-		}
-		log.Warn("some warm-up requests failed; checkpointing anyway", "non2xx", r.Non2xx,
-			"errors", r.Errors, "last", last)
+		log.Warn("some warm-up requests failed", "non2xx", r.Non2xx,
+			"errors", r.Errors, "last", r.LastBad)
 	}
 }
 

@@ -131,10 +131,53 @@ func TestWarmupCountsFailures(t *testing.T) {
 	if res.Requests != 30 || res.OK != 10 || res.Non2xx != 10 || res.Errors != 10 {
 		t.Errorf("result = %+v, want 30 requests: 10 OK, 10 non-2xx, 10 errors", res)
 	}
-	if !strings.Contains(out.String(), `level=WARN msg="some warm-up requests failed; checkpointing anyway" non2xx=10 errors=10`) {
+	if !strings.Contains(out.String(), `level=WARN msg="some warm-up requests failed" non2xx=10 errors=10`) {
 		t.Errorf("no warning about the failures in the log:\n%s", out.String())
 	}
 	s.assertAllClosed(t)
+}
+
+// A warm-up whose every request got 404 warmed nothing: with the default
+// STASIS_WARMUP_MIN_SUCCESS it fails, saying what the answers were.
+func TestWarmupMinSuccess(t *testing.T) {
+	s := newCountServer(t)
+	missing := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(missing.Close)
+	cases := []struct {
+		name     string
+		urls     []string
+		requests int
+		min      float64
+		fail     bool
+		says     []string
+	}{
+		{"all 404", []string{missing.URL + "/nope"}, 20, 0.95, true,
+			[]string{"0 of 20 requests answered 2xx", "20 × 404 Not Found", "GET " + missing.URL + "/nope: 404 Not Found"}},
+		{"one in 20 fails", []string{s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok",
+			s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok",
+			s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok", s.URL + "/ok",
+			s.URL + "/fail"}, 20, 0.95, false, nil},
+		{"half fail", []string{s.URL + "/ok", s.URL + "/fail"}, 20, 0.95, true,
+			[]string{"10 of 20 requests answered 2xx", "needs 19", "10 × 200 OK", "10 × 500 Internal Server Error"}},
+		{"half fail, 0.5 needed", []string{s.URL + "/ok", s.URL + "/fail"}, 20, 0.5, false, nil},
+		{"refused", []string{"http://" + closedAddr(t) + "/x"}, 4, 0.95, true, []string{"4 without answer", "connection refused"}},
+		{"0 accepts anything", []string{missing.URL + "/nope"}, 4, 0, false, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := WarmupConfig{URLs: c.urls, Requests: c.requests, Concurrency: 2, MinSuccess: c.min}
+			_, err := Warmup(context.Background(), cfg, nil, nil)
+			var wf *WarmupFailedError
+			if c.fail != errors.As(err, &wf) {
+				t.Fatalf("err = %v, want a WarmupFailedError: %v", err, c.fail)
+			}
+			for _, want := range c.says {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%q lacks %q", err, want)
+				}
+			}
+		})
+	}
 }
 
 func TestWarmupDefaultOnePerURL(t *testing.T) {
@@ -260,17 +303,25 @@ func TestWarmupServerClosesConnections(t *testing.T) {
 	}
 }
 
-// https is dropped (plain HTTP only): an https URL that got past ParseURLs
-// fails the warm-up at once instead of being counted as failed requests.
-func TestWarmupHTTPSRefused(t *testing.T) {
+// https warm-up URLs: the certificate is verified by default, so a
+// self-signed one fails every request (and so the warm-up); with Insecure,
+// a loopback target is warmed up over TLS.
+func TestWarmupHTTPS(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
 	}))
 	defer srv.Close()
-	res, err := Warmup(context.Background(), WarmupConfig{URLs: []string{srv.URL + "/"}, Requests: 10, Concurrency: 2}, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "not an http URL") || res.Requests != 0 || n.Load() != 0 {
-		t.Fatalf("Warmup = %+v, %v; server saw %d; want an error and no request", res, err, n.Load())
+	cfg := WarmupConfig{URLs: []string{srv.URL + "/"}, Requests: 10, Concurrency: 2, MinSuccess: 0.95}
+	res, err := Warmup(context.Background(), cfg, nil, nil)
+	var wf *WarmupFailedError
+	if !errors.As(err, &wf) || !strings.Contains(err.Error(), "certificate") || n.Load() != 0 {
+		t.Fatalf("Warmup against a self-signed certificate = %+v, %v; server saw %d; want it refused", res, err, n.Load())
+	}
+	cfg.Insecure = true
+	res, err = Warmup(context.Background(), cfg, nil, nil)
+	if err != nil || res.OK != 10 || n.Load() != 10 {
+		t.Fatalf("insecure Warmup on loopback = %+v, %v; server saw %d; want 10 OK", res, err, n.Load())
 	}
 }
 

@@ -25,18 +25,22 @@ type settings struct {
 	CheckpointOn         string `env:"STASIS_CHECKPOINT_ON" flag:"checkpoint-on" help:"when to checkpoint: http://H:P/PATH, tcp://H:P, log:REGEX, file:PATH, delay:DURATION, manual, app; comma-separated, all must hold"`
 	CheckpointTimeout    string `env:"STASIS_CHECKPOINT_TIMEOUT" envDefault:"5m" flag:"checkpoint-timeout" help:"give up waiting for readiness or for the dump"`
 	CheckpointDelay      string `env:"STASIS_CHECKPOINT_DELAY" envDefault:"0s" flag:"checkpoint-delay" help:"settle time after warm-up, before the checkpoint"`
+	ProbeInsecure        string `env:"STASIS_PROBE_INSECURE" envDefault:"false" flag:"probe-insecure" help:"https probes and warm-up URLs on the loopback interface skip certificate verification (self-signed certificates)"`
 	ProbeInterval        string `env:"STASIS_PROBE_INTERVAL" envDefault:"50ms" flag:"probe-interval" help:"how often readiness probes run"`
 	WarmupURL            string `env:"STASIS_WARMUP_URL" flag:"warmup-url" help:"URL(s) to request before the checkpoint, comma-separated"`
 	WarmupRequests       string `env:"STASIS_WARMUP_REQUESTS" envDefault:"0" flag:"warmup-requests" help:"how many warm-up requests"`
 	WarmupConcurrency    string `env:"STASIS_WARMUP_CONCURRENCY" envDefault:"4" flag:"warmup-concurrency" help:"warm-up requests in flight at once"`
 	WarmupDuration       string `env:"STASIS_WARMUP_DURATION" envDefault:"0s" flag:"warmup-duration" help:"or warm up for this long"`
 	WarmupCmd            string `env:"STASIS_WARMUP_CMD" flag:"warmup-cmd" help:"or run this command as the warm-up (shell-like quoting, no shell)"`
+	WarmupMinSuccess     string `env:"STASIS_WARMUP_MIN_SUCCESS" envDefault:"0.95" flag:"warmup-min-success" help:"share of warm-up requests (0 to 1) that must answer 2xx, else the checkpoint fails (exit 3)"`
 	GCBeforeCheckpoint   string `env:"STASIS_GC_BEFORE_CHECKPOINT" envDefault:"true" flag:"gc-before-checkpoint" help:"criu engine: GC and trim the native heap first (smaller image)"`
 	MinPID               string `env:"STASIS_MIN_PID" envDefault:"1000" flag:"min-pid" help:"the JVM's PID at checkpoint is above this"`
 	OnRestoreFailure     string `env:"STASIS_ON_RESTORE_FAILURE" envDefault:"cold" flag:"on-restore-failure" help:"cold (start the JVM normally) or fail (exit 4)"`
+	RestoreEnvMatch      string `env:"STASIS_RESTORE_ENV_MATCH" flag:"restore-env-match" help:"variable names, comma-separated, whose values must equal the checkpoint's, else start cold instead of restoring"`
 	RestoreTimeout       string `env:"STASIS_RESTORE_TIMEOUT" envDefault:"60s" flag:"restore-timeout" help:"give up a restore that has not finished by then (a damaged image can hang CRIU)"`
 	CRIU                 string `env:"STASIS_CRIU" flag:"criu" help:"criu binary; else $JAVA_HOME/lib/criu, else PATH"`
 	CRaCResourcePolicies string `env:"STASIS_CRAC_RESOURCE_POLICIES" flag:"crac-resource-policies" help:"file passed as -Djdk.crac.resource-policies"`
+	OpenJ9API            string `env:"STASIS_OPENJ9_API" envDefault:"criusupport" flag:"openj9-api" help:"openj9 engine: criusupport (-XX:+EnableCRIUSupport: CRIUSupport API, jcmd CRIU.checkpoint) or crac (-XX:CRaCCheckpointTo: org.crac, jcmd JDK.checkpoint)"`
 	Health               string `env:"STASIS_HEALTH" flag:"health" help:"probe used by 'stasis healthcheck' (default: the http or tcp probe of STASIS_CHECKPOINT_ON)"`
 	HealthTimeout        string `env:"STASIS_HEALTH_TIMEOUT" envDefault:"2s" flag:"health-timeout" help:"'stasis healthcheck' answers within this"`
 	StopTimeout          string `env:"STASIS_STOP_TIMEOUT" envDefault:"10s" flag:"stop-timeout" help:"SIGKILL this long after a forwarded SIGTERM or SIGINT"`
@@ -54,17 +58,21 @@ type Config struct {
 	CheckpointTimeout      time.Duration
 	CheckpointDelay        time.Duration
 	ProbeInterval          time.Duration
+	ProbeInsecure          bool
 	WarmupURLs             []string
 	WarmupRequests         int
 	WarmupConcurrency      int
 	WarmupDuration         time.Duration
 	WarmupCmd              []string
+	WarmupMinSuccess       float64
 	GCBeforeCheckpoint     bool
 	MinPID                 int
 	OnRestoreFailure       string
+	RestoreEnvMatch        []string
 	RestoreTimeout         time.Duration
 	CRIU                   string
 	CRaCResourcePolicies   string
+	OpenJ9API              string
 	Health                 string
 	HealthTimeout          time.Duration
 	StopTimeout            time.Duration
@@ -159,6 +167,24 @@ func parseCount(v string, min, max int) (int, error) {
 		return 0, fmt.Errorf("out of range %d..%d", min, max)
 	}
 	return n, nil
+}
+
+// parseShare accepts a share from 0 to 1 ("0.95"), or a percentage ("95%").
+func parseShare(v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	scale := 1.0
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		v, scale = strings.TrimSpace(p), 100
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f != f {
+		return 0, fmt.Errorf("not a number (a share like 0.95, or 95%%)")
+	}
+	f /= scale
+	if f < 0 || f > 1 {
+		return 0, fmt.Errorf("out of range 0..1 (or 0%%..100%%)")
+	}
+	return f, nil
 }
 
 func parseLevel(v string) (slog.Level, error) {

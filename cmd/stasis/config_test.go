@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Mode != "auto" || cfg.Engine != "auto" || cfg.ImageDir != "/checkpoint" ||
 		cfg.StopTimeout != 10*time.Second || cfg.MinPID != 1000 || !cfg.GCBeforeCheckpoint ||
-		cfg.CheckpointTimeout != 5*time.Minute || cfg.WarmupConcurrency != 4 || cfg.StateDir != "/run/stasis" {
+		cfg.CheckpointTimeout != 5*time.Minute || cfg.WarmupConcurrency != 4 || cfg.WarmupMinSuccess != 0.95 || cfg.StateDir != "/run/stasis" {
 		t.Fatalf("defaults differ from PRODUCT.md: %+v", cfg)
 	}
 }
@@ -54,8 +54,16 @@ var badSettings = []struct {
 	{"STASIS_MIN_PID", "ten", nil},
 	{"STASIS_MIN_PID", "-5", nil},
 	{"STASIS_ON_RESTORE_FAILURE", "retry", nil},
+	{"STASIS_OPENJ9_API", "jdk", nil},
 	{"STASIS_GC_BEFORE_CHECKPOINT", "maybe", nil},
 	{"STASIS_WARMUP_CONCURRENCY", "0", nil},
+	{"STASIS_WARMUP_MIN_SUCCESS", "1.5", nil},
+	{"STASIS_RESTORE_ENV_MATCH", "DB_URL,A=B", nil},
+	{"STASIS_PROBE_INSECURE", "true", []string{"--checkpoint-on=https://10.1.2.3:8443/ready"}},
+	{"STASIS_PROBE_INSECURE", "true", []string{"--warmup-url=https://service.example:8443/"}},
+	{"STASIS_PROBE_INSECURE", "sometimes", nil},
+	{"STASIS_WARMUP_MIN_SUCCESS", "most", nil},
+	{"STASIS_WARMUP_MIN_SUCCESS", "NaN", nil},
 	{"STASIS_WARMUP_CMD", `wrk "unterminated`, nil},
 	{"STASIS_IMAGE_DIR", "relative/dir", nil},
 	{"STASIS_STOP_SIGNAL", "SIGNOPE", nil},
@@ -176,6 +184,18 @@ func FuzzSplitWords(f *testing.F) {
 			if strings.ContainsAny(word, "\x00") && !strings.Contains(s, "\x00") {
 				t.Fatalf("invented a NUL: %q", w)
 			}
+		}
+	})
+}
+
+func FuzzParseShare(f *testing.F) {
+	for _, s := range []string{"0.95", "95%", "1", "0", "-0.1", "NaN", "1e-3", "100 %", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseShare(s)
+		if err == nil && (v < 0 || v > 1 || v != v) {
+			t.Fatalf("parseShare(%q) = %v, outside 0..1", s, v)
 		}
 	})
 }

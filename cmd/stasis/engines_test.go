@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -96,8 +97,13 @@ func (f *fakeService) start(t testing.TB, env []string, flags ...string) *stasis
 	args := append([]string{"--image-dir=" + f.dir, "--state-dir=" + f.state, "--engine=" + f.engine,
 		"--min-pid=" + strconv.Itoa(f.minPID), "--stop-timeout=5s"}, f.trigger...)
 	args = append(append(append(args, flags...), "--"), f.command...)
-	// The double finds CRIU as $HOME/lib/criu, stasis as well (no STASIS_CRIU).
+	// The double finds CRIU as $HOME/lib/criu, stasis as well (no STASIS_CRIU);
+	// OpenJ9 runs `criu` from PATH. A CRIUSupport application reads
+	// STASIS_IMAGE_DIR, which a container's environment sets.
 	env = append([]string{"STASIS_CRIU="}, env...)
+	if f.flavour == "openj9" {
+		env = append([]string{fakejdktest.CRIUPath(f.home), "STASIS_IMAGE_DIR=" + f.dir}, env...)
+	}
 	if f.flavour != "warp" {
 		return startNS(t, env, args...)
 	}
@@ -234,7 +240,14 @@ func TestEnginesCheckpointAndRestore(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(f.dir, "engine")); err != nil || strings.TrimSpace(string(b)) != engineRecorded(tc.flavour) {
 				t.Fatalf("the image records engine %q (%v), want %q", b, err, engineRecorded(tc.flavour))
 			}
-			if log, _ := os.ReadFile(filepath.Join(f.dir, f.dumpLog)); !strings.Contains(string(log), "Dumping finished successfully") {
+			log, _ := os.ReadFile(filepath.Join(f.dir, f.dumpLog))
+			if tc.flavour == "openj9" {
+				// OpenJ9's default: CRIU's level 2, no success line; the
+				// verdict is stats-dump.
+				if len(log) == 0 || strings.Contains(string(log), "Dumping finished successfully") {
+					t.Fatalf("%s is not a level-2 log of a dump:\n%s", f.dumpLog, tailString(string(log), 2000))
+				}
+			} else if !strings.Contains(string(log), "Dumping finished successfully") {
 				t.Fatalf("%s does not say the dump finished:\n%s", f.dumpLog, tailString(string(log), 2000))
 			}
 			restoreScenarios(t, f, ck, count, pid)
@@ -446,18 +459,171 @@ func TestEnginesCRaCCheckpointFailures(t *testing.T) {
 	})
 }
 
-// TestEnginesOpenJ9NeedsAppTrigger: stasis cannot ask OpenJ9 to checkpoint
-// through HotSpot's attach protocol, and says to use STASIS_CHECKPOINT_ON=app.
-func TestEnginesOpenJ9NeedsAppTrigger(t *testing.T) {
+// TestEnginesOpenJ9NoCheckpointCommand: an OpenJ9 release without
+// CRIU.checkpoint (the double's FAKE_OPENJ9_NO_CHECKPOINT_COMMAND) answers
+// "not recognized" through OpenJ9's attach API, and stasis says to use
+// STASIS_CHECKPOINT_ON=app and how.
+func TestEnginesOpenJ9NoCheckpointCommand(t *testing.T) {
 	f := newFakeService(t, "openj9", "openj9")
 	f.trigger = []string{"--checkpoint-on=" + f.url("/")}
 	f.command = f.command[:len(f.command)-1] // no self-checkpoint
-	r := f.start(t, nil, "--mode=checkpoint", "--checkpoint-timeout=2m")
+	r := f.start(t, []string{"FAKE_OPENJ9_NO_CHECKPOINT_COMMAND=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
 	if code := r.wait(t, 3*time.Minute); code != 3 {
 		t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
 	}
-	if !strings.Contains(r.stderr.String(), "STASIS_CHECKPOINT_ON=app") {
-		t.Fatalf("stasis does not say to use STASIS_CHECKPOINT_ON=app:\n%s", r.stderr.String())
+	errs := r.stderr.String()
+	if !strings.Contains(errs, "no CRIU.checkpoint command") || !strings.Contains(errs, "STASIS_CHECKPOINT_ON=app") ||
+		!strings.Contains(errs, `System.getenv("STASIS_IMAGE_DIR")`) {
+		t.Fatalf("stasis does not say to use STASIS_CHECKPOINT_ON=app and how:\n%s", errs)
 	}
 	f.noManifest(t)
+}
+
+// TestEnginesOpenJ9Modes: an application with no stasis-specific code is
+// checkpointed and restored through the double (real CRIU) in OpenJ9's
+// other two ways, at OpenJ9's default CRIU log level, and its own exit
+// status survives the restore:
+//   - org.crac with -XX:CRaCCheckpointTo (STASIS_OPENJ9_API=crac), the
+//     application calling Core.checkpointRestore();
+//   - an HTTP readiness trigger and a warm-up, then CRIU.checkpoint sent
+//     through OpenJ9's attach API (STASIS_OPENJ9_API=criusupport).
+func TestEnginesOpenJ9Modes(t *testing.T) {
+	for _, tc := range []struct {
+		name, api  string
+		appTrigger bool
+	}{
+		{"org.crac app trigger", "crac", true},
+		{"http trigger and warm-up through OpenJ9 attach", "criusupport", false},
+		{"JDK.checkpoint through OpenJ9 attach", "crac", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeService(t, "openj9", "openj9")
+			count := warmups
+			if !tc.appTrigger {
+				f.command = f.command[:len(f.command)-1] // no self-checkpoint
+				f.trigger = []string{"--checkpoint-on=" + f.url("/"), "--warmup-url=" + f.url("/count"),
+					"--warmup-requests=" + strconv.Itoa(warmups)}
+			}
+			f.trigger = append(f.trigger, "--openj9-api="+tc.api)
+			ck := f.start(t, nil)
+			if tc.appTrigger {
+				count = f.countBeforeSelfCheckpoint(t, ck)
+			}
+			if code := ck.wait(t, 3*time.Minute); code != 0 {
+				t.Fatalf("checkpoint run exit %d, want 0\nstderr: %s", code, ck.stderr.String())
+			}
+			flag := "-XX:+EnableCRIUSupport"
+			if tc.api == "crac" {
+				flag = "-XX:CRaCCheckpointTo=" + f.dir
+			}
+			if !strings.Contains(ck.stderr.String(), "openj9 mode") || !strings.Contains(lineWith(ck.stderr.String(), "openj9 mode"), strings.SplitN(flag, "=", 2)[0]) {
+				t.Errorf("stasis does not say which OpenJ9 mode (%s) it chose:\n%s", flag, ck.stderr.String())
+			}
+			if eng, _ := f.manifest(t); eng != "openj9" {
+				t.Fatalf("manifest engine %q", eng)
+			}
+			log, _ := os.ReadFile(filepath.Join(f.dir, "criu.log"))
+			if len(log) == 0 || strings.Contains(string(log), "Dumping finished successfully") {
+				t.Fatalf("criu.log is not a level-2 log of a dump:\n%s", tailString(string(log), 2000))
+			}
+			r := f.start(t, nil)
+			if got := f.get(t, r, f.url("/count"), time.Minute); got != strconv.Itoa(count+1) {
+				t.Fatalf("after restore GET /count = %s, want %d\nstderr: %s", got, count+1, r.stderr.String())
+			}
+			r.waitOutput(t, "INF restored", 30*time.Second)
+			f.get(t, r, f.url("/exit?code=7"), time.Minute)
+			if code := r.wait(t, time.Minute); code != 7 {
+				t.Fatalf("exit %d, want the application's 7\nstderr: %s", code, r.stderr.String())
+			}
+		})
+	}
+}
+
+// TestEnginesOpenJ9ElsewhereAndLogs: a CRIUSupport application that dumps
+// into its own directory is named, instead of a verdict on an empty
+// STASIS_IMAGE_DIR; one that moves CRIU's work directory and log
+// (setWorkDir, setLogFile("logs") as IBM's samples do) is judged by the
+// stats-dump there, and its log is quoted when the dump fails.
+func TestEnginesOpenJ9ElsewhereAndLogs(t *testing.T) {
+	t.Run("dump into another directory", func(t *testing.T) {
+		f := newFakeService(t, "openj9", "openj9")
+		other := t.TempDir()
+		f.command = append(f.command, "-Dfake.checkpointDir="+other)
+		r := f.start(t, nil, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		f.countBeforeSelfCheckpoint(t, r)
+		if code := r.wait(t, 3*time.Minute); code != 3 {
+			t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
+		}
+		if errs := r.stderr.String(); !strings.Contains(errs, "checkpointed into "+other) || !strings.Contains(errs, "STASIS_IMAGE_DIR="+f.dir) {
+			t.Fatalf("stasis does not name the directory the application used:\n%s", errs)
+		}
+		f.noManifest(t)
+	})
+	work := t.TempDir()
+	f := newFakeService(t, "openj9", "openj9")
+	f.command = append(f.command, "-Dfake.criu.workDir="+work, "-Dfake.criu.logFile=logs")
+	t.Run("work directory and log file of the application's choice", func(t *testing.T) {
+		r := f.start(t, nil, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		f.countBeforeSelfCheckpoint(t, r)
+		if code := r.wait(t, 3*time.Minute); code != 0 {
+			t.Fatalf("exit %d, want 0\nstderr: %s", code, r.stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(work, "stats-dump")); err != nil {
+			t.Fatalf("CRIU wrote no stats-dump in the work directory: %v", err)
+		}
+		f.manifest(t)
+	})
+	t.Run("failed dump quotes the application's log", func(t *testing.T) {
+		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=30s")
+		f.countBeforeSelfCheckpoint(t, r)
+		if code := r.wait(t, 3*time.Minute); code != 3 {
+			t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
+		}
+		if errs := r.stderr.String(); !strings.Contains(errs, "last lines of logs") {
+			t.Fatalf("stasis does not quote the application's CRIU log %s/logs:\n%s", work, errs)
+		}
+		f.noManifest(t)
+	})
+}
+
+// TestJCmdOpenJ9: `stasis jcmd` speaks OpenJ9's attach protocol to a JVM
+// that advertises itself in OpenJ9's attach directory (the double's target
+// side), with OpenJ9 jcmd's output and exit codes.
+func TestJCmdOpenJ9(t *testing.T) {
+	home := fakejdktest.Layout(t, fakejdktest.OpenJ9)
+	port := freePort(t)
+	jvm := exec.Command(filepath.Join(home, "bin", "java"), "-XX:+EnableCRIUSupport", "-Dfake.port="+strconv.Itoa(port), "Main")
+	if err := jvm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(jvm.Process.Pid)
+	t.Cleanup(func() {
+		jvm.Process.Kill()
+		jvm.Wait()
+		os.RemoveAll("/tmp/.com_ibm_tools_attach/" + pid)
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat("/tmp/.com_ibm_tools_attach/" + pid + "/attachInfo"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the double never advertised itself")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, err := exec.Command(stasisBin, "jcmd", pid, "GC.run").CombinedOutput()
+	if err != nil || string(out) != "Command succeeded\n" {
+		t.Fatalf("stasis jcmd %s GC.run: %v, %q", pid, err, out)
+	}
+	cmd := exec.Command(stasisBin, "jcmd", pid, "JDK.checkpoint")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 0 || !strings.Contains(string(out), "CRaC support is not enabled") {
+		t.Fatalf("JDK.checkpoint outside CRaC mode: exit %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
+	cmd = exec.Command(stasisBin, "jcmd", pid, "No.such")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "Command No.such not recognized") {
+		t.Fatalf("unknown command: exit %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
 }

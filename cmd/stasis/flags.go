@@ -25,6 +25,9 @@ func configure(args []string, environ map[string]string, stdout io.Writer) (Conf
 	for _, f := range s.fields() {
 		fs.StringVar(f.ptr, f.Flag, *f.ptr, f.Help)
 	}
+	if err := missingValue(fs, args); err != nil {
+		return Config{}, err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp(stdout, &s)
@@ -33,6 +36,34 @@ func configure(args []string, environ map[string]string, stdout io.Writer) (Conf
 		return Config{}, &ConfigError{Setting: "flags", Problem: flagProblem(err)}
 	}
 	return validate(s, fs.Args())
+}
+
+// missingValue finds a flag that needs a value but is followed by "--" or
+// by nothing: the flag package would take "--" as the value (`--mode --
+// java …` became STASIS_MODE="--") and the command would lose its marker.
+func missingValue(fs *flag.FlagSet, args []string) error {
+	for i, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			return nil
+		}
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // the flag package reports it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 == len(args) || args[i+1] == "--" {
+			return &ConfigError{Setting: "flags", Problem: fmt.Sprintf("flag %s needs a value (see stasis --help)", a)}
+		}
+		// The next argument is this flag's value, whatever it looks like.
+		return missingValue(fs, args[i+2:])
+	}
+	return nil
 }
 
 // flagProblem shortens the flag package's messages to one line.
@@ -52,7 +83,7 @@ Usage:
   stasis healthcheck                  exit 0 when the JVM is up and healthy
   stasis status [--json]              the phase, the JVM's PID, how it started
   stasis checkpoint                   the manual checkpoint trigger
-  stasis jcmd PID COMMAND [ARGS...]   run a diagnostic command in a HotSpot JVM (no jcmd needed)
+  stasis jcmd PID COMMAND [ARGS...]   run a diagnostic command in a HotSpot or OpenJ9 JVM (no jcmd needed)
   stasis inspect [DIR]                the image's manifest, and whether it can be restored here
   stasis doctor                       what this environment lacks for the configured mode
   stasis version                      version, commit and Go version

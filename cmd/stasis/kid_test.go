@@ -48,6 +48,8 @@ func runKid(kind string, args []string) int {
 		return 0
 	case "subreaper":
 		return kidSubreaper()
+	case "pgrpexec":
+		return kidPgrpExec(args)
 	}
 	fmt.Fprintln(os.Stderr, "unknown kid", kind)
 	return 97

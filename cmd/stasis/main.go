@@ -46,19 +46,27 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
+	if err := checkHere(cfg); err != nil {
+		fmt.Fprintf(stderr, "stasis: %v\n", err)
+		return 2
+	}
 	ph, err := buildPhases(cfg, environ)
 	if err != nil {
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	if ph.Engine != nil && ph.Engine.Name() == "openj9" && cfg.Mode != "restore" {
+		// OpenJ9's two modes exclude each other: say which one the JVM gets.
+		log.Info("openj9 mode", "STASIS_OPENJ9_API", cfg.OpenJ9API, "flags", openJ9Flags(cfg.OpenJ9API))
+	}
 	err = initMain(cfg, ph, log)
 	return exitCode(err, log)
 }
 
 // initMain is the init: signal handlers and the reaper first, then the
 // control socket, then the phases.
-func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) error {
+func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) (err error) {
 	sup, err := supervisor.New(supervisor.Config{StopTimeout: cfg.StopTimeout, StopSignal: cfg.StopSignal}, log)
 	if err != nil {
 		return err
@@ -84,6 +92,11 @@ func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) error {
 	}()
 	defer func() {
 		if srv := <-ctl; srv != nil {
+			// The note first, then the socket goes: a healthcheck in
+			// between sees one or the other, never "starting".
+			if merr := control.MarkExited(cfg.StateDir, exitNote(err)); merr != nil {
+				log.Debug("no exit note", "err", merr)
+			}
 			srv.Close()
 		}
 	}()
@@ -120,6 +133,18 @@ func exitCode(err error, log *slog.Logger) int {
 	}
 	log.Error(err.Error())
 	return 1
+}
+
+// exitNote says how stasis ended, for the exit note `stasis healthcheck` reads.
+func exitNote(err error) string {
+	var exit *supervisor.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Sprintf("%s, stasis exit status %d", err, exit.Code())
+	}
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
 }
 
 func environMap() map[string]string {

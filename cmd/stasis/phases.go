@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"golang.org/x/sys/unix"
@@ -20,14 +21,15 @@ import (
 func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, error) {
 	ph := &supervisor.Phases{
 		Mode: cfg.Mode, Command: cfg.Command, Spec: cfg.Spec,
-		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies},
+		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies, OpenJ9API: cfg.OpenJ9API},
 		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
 		ProbeInterval: cfg.ProbeInterval, GC: cfg.GCBeforeCheckpoint, MinPID: cfg.MinPID,
 		OnRestoreFailure: cfg.OnRestoreFailure, StateDir: cfg.StateDir, Version: version,
 		Health: healthSpec(cfg), ColdAttr: childAttr, Runtime: engine.DetectRuntime(environ),
+		Environ: environ, EnvMatch: cfg.RestoreEnvMatch,
 		Warmup: triggers.WarmupConfig{URLs: cfg.WarmupURLs, Requests: cfg.WarmupRequests,
 			Concurrency: cfg.WarmupConcurrency, Duration: cfg.WarmupDuration, Cmd: cfg.WarmupCmd,
-			Delay: cfg.CheckpointDelay},
+			Delay: cfg.CheckpointDelay, MinSuccess: cfg.WarmupMinSuccess, Insecure: cfg.ProbeInsecure},
 	}
 	if cfg.Mode == "run" {
 		return ph, nil
@@ -52,6 +54,12 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	ph.EngineFromImage = name == "auto"
 	if name == "auto" {
 		name, ph.EngineErr = engine.Detect(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
+	}
+	if name == "crac" && !ph.EngineFromImage && home != "" && engine.Flavour(home) != "crac" {
+		// Named explicitly: without this, java is launched with CRaC's
+		// flags and fails, or a restore fails, after the start.
+		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine,
+			Problem: fmt.Sprintf("the JDK at %s has no CRaC (no lib/criuengine); use a CRaC JDK, or STASIS_ENGINE=criu or auto", home)}
 	}
 	if ph.EngineErr == nil {
 		ph.Engine = engine.New(name)
@@ -93,4 +101,12 @@ func becomeSessionLeader(log *slog.Logger) {
 	if _, err := unix.Setsid(); err != nil {
 		log.Debug("setsid", "err", err)
 	}
+}
+
+// openJ9Flags names the launch flags of an OpenJ9 mode, for the log.
+func openJ9Flags(api string) string {
+	if api == engine.OpenJ9CRaC {
+		return "-XX:CRaCCheckpointTo (org.crac, jcmd JDK.checkpoint)"
+	}
+	return "-XX:+EnableCRIUSupport -Dstasis.imageDir (CRIUSupport, jcmd CRIU.checkpoint)"
 }

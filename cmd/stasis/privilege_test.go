@@ -95,10 +95,10 @@ func TestLeastPrivilegeCheckpointAndRestore(t *testing.T) {
 		t.Fatalf("restore with %v: GET /count = %s, want %d\nstderr: %s", caps, got, count+1, r.stderr.String())
 	}
 	r.waitOutput(t, "INF restored", 10*time.Second)
-	stopAndWait(t, r)
+	stopWant143(t, r)
 }
 
-func stopAndWait(t *testing.T, r *stasisRun) {
+func stopWant143(t *testing.T, r *stasisRun) {
 	t.Helper()
 	// The namespace's PID 1 is stasis: signal it directly.
 	if err := syscall.Kill(r.hostPID, syscall.SIGTERM); err != nil {
@@ -148,7 +148,7 @@ func TestRestorePreflightNamesTheMissingCapability(t *testing.T) {
 			t.Fatalf("GET /count = %s, want 1 from a cold JVM\nstderr: %s", got, r.stderr.String())
 		}
 		r.waitOutput(t, "capability SYS_PTRACE missing", 5*time.Second)
-		stopAndWait(t, r)
+		stopWant143(t, r)
 	})
 }
 

@@ -68,7 +68,7 @@ func doctorCommand(cfg Config, environ map[string]string, rest []string) []strin
 // engine, criu and what this start would do with the image directory.
 func doctorConfig(cfg Config, command []string, environ map[string]string) healthcheck.DoctorConfig {
 	dc := healthcheck.DoctorConfig{Mode: cfg.Mode, ImageDir: cfg.ImageDir, MinPID: cfg.MinPID,
-		ExpectedImageBytes: defaultImageEstimate}
+		ExpectedImageBytes: defaultImageEstimate, OpenJ9API: cfg.OpenJ9API, Command: command}
 	java, home, err := engine.JavaHome(command)
 	if err != nil {
 		dc.JDK = healthcheck.JDK{Err: "no JDK: " + err.Error()}

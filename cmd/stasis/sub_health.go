@@ -40,6 +40,10 @@ func subConfigLenient(name string, args []string, environ map[string]string, std
 	if extra != nil {
 		extra(fs)
 	}
+	if err := missingValue(fs, args); err != nil {
+		fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
+		return Config{}, nil, 2
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Config{}, nil, 0
@@ -131,12 +135,19 @@ func healthProbe(cfg Config, st supervisor.Status) (healthcheck.Probe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("STASIS_HEALTH: %w", err)
 	}
+	healthcheck.SetInsecure(p, cfg.ProbeInsecure)
 	return p, nil
 }
 
 // noAnswer words a failed control call for people: no socket usually means
 // stasis has not started yet, or runs with another STASIS_STATE_DIR.
 func noAnswer(stateDir string, err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "connection refused"):
+		if how, ok := control.Exited(stateDir); ok {
+			return "stopped: stasis exited (" + how + ")"
+		}
+	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Sprintf("starting: no control socket at %s yet (is stasis PID 1 with STASIS_STATE_DIR=%s?)", control.SocketPath(stateDir), stateDir)

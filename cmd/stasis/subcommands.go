@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"io"
 
+	"strconv"
+
 	"stasis/triggers/attach"
+	openj9attach "stasis/triggers/attach/openj9"
 )
 
 type subcommand func(args []string, environ map[string]string, stdout, stderr io.Writer) int
@@ -18,9 +21,18 @@ var subcommands = map[string]subcommand{
 	"checkpoint":  cmdCheckpoint,
 	"inspect":     cmdInspect,
 	"doctor":      cmdDoctor,
-	"jcmd": func(args []string, _ map[string]string, stdout, stderr io.Writer) int {
-		return attach.Main(args, stdout, stderr)
-	},
+	"jcmd":        cmdJCmd,
+}
+
+// cmdJCmd speaks HotSpot's attach protocol, or OpenJ9's to a JVM that
+// advertises itself in OpenJ9's attach directory.
+func cmdJCmd(args []string, _ map[string]string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if pid, err := strconv.Atoi(args[0]); err == nil && pid > 0 && openj9attach.IsOpenJ9(pid) {
+			return openj9attach.Main(args, stdout, stderr)
+		}
+	}
+	return attach.Main(args, stdout, stderr)
 }
 
 func cmdVersion(args []string, _ map[string]string, stdout, stderr io.Writer) int {

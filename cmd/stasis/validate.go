@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os/exec"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,16 +27,20 @@ func validate(s settings, command []string) (Config, error) {
 		CheckpointTimeout:    v.duration("STASIS_CHECKPOINT_TIMEOUT", s.CheckpointTimeout),
 		CheckpointDelay:      v.duration("STASIS_CHECKPOINT_DELAY", s.CheckpointDelay),
 		ProbeInterval:        v.duration("STASIS_PROBE_INTERVAL", s.ProbeInterval),
+		ProbeInsecure:        v.boolean("STASIS_PROBE_INSECURE", s.ProbeInsecure),
 		WarmupRequests:       v.count("STASIS_WARMUP_REQUESTS", s.WarmupRequests, 0, math.MaxInt32),
 		WarmupConcurrency:    v.count("STASIS_WARMUP_CONCURRENCY", s.WarmupConcurrency, 1, 4096),
 		WarmupDuration:       v.duration("STASIS_WARMUP_DURATION", s.WarmupDuration),
 		WarmupCmd:            v.words("STASIS_WARMUP_CMD", s.WarmupCmd),
+		WarmupMinSuccess:     v.share("STASIS_WARMUP_MIN_SUCCESS", s.WarmupMinSuccess),
 		GCBeforeCheckpoint:   v.boolean("STASIS_GC_BEFORE_CHECKPOINT", s.GCBeforeCheckpoint),
 		MinPID:               v.count("STASIS_MIN_PID", s.MinPID, 0, 1<<22),
 		OnRestoreFailure:     v.oneOf("STASIS_ON_RESTORE_FAILURE", s.OnRestoreFailure, "cold", "fail"),
+		RestoreEnvMatch:      v.names("STASIS_RESTORE_ENV_MATCH", s.RestoreEnvMatch),
 		RestoreTimeout:       v.duration("STASIS_RESTORE_TIMEOUT", s.RestoreTimeout),
 		CRIU:                 s.CRIU,
 		CRaCResourcePolicies: s.CRaCResourcePolicies,
+		OpenJ9API:            v.oneOf("STASIS_OPENJ9_API", s.OpenJ9API, "criusupport", "crac"),
 		Health:               strings.TrimSpace(s.Health),
 		HealthTimeout:        v.duration("STASIS_HEALTH_TIMEOUT", s.HealthTimeout),
 		StopTimeout:          v.duration("STASIS_STOP_TIMEOUT", s.StopTimeout),
@@ -59,11 +64,11 @@ func validate(s settings, command []string) (Config, error) {
 			v.fail(d.setting, d.value, "must be greater than 0")
 		}
 	}
-	// The warm-up command is only looked for where a checkpoint run is
-	// certain: a restore start may run in an image without the load tool.
-	if len(c.WarmupCmd) > 0 && c.Mode == "checkpoint" {
-		if _, err := exec.LookPath(c.WarmupCmd[0]); err != nil {
-			v.fail("STASIS_WARMUP_CMD", s.WarmupCmd, fmt.Sprintf("%s: not found or not executable", c.WarmupCmd[0]))
+	// The warm-up command is looked for by checkHere, only where this start
+	// is a checkpoint run: a restore may run in an image without the load tool.
+	if c.ImageDir != "" {
+		if sys := systemDir(c.ImageDir); sys != "" {
+			v.fail("STASIS_IMAGE_DIR", s.ImageDir, fmt.Sprintf("%s is a system directory: give the image a directory of its own, such as /checkpoint", sys))
 		}
 	}
 	v.checkpointSettings(&c, s)
@@ -125,6 +130,31 @@ func (v *validator) words(setting, value string) []string {
 	return w
 }
 
+// names parses a comma-separated list of environment variable names.
+func (v *validator) names(setting, value string) []string {
+	var out []string
+	for _, n := range strings.Split(value, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if strings.ContainsAny(n, "= \t\x00") {
+			v.fail(setting, value, fmt.Sprintf("%q is not a variable name", n))
+			return nil
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (v *validator) share(setting, value string) float64 {
+	f, err := parseShare(value)
+	if err != nil {
+		v.fail(setting, value, err.Error())
+	}
+	return f
+}
+
 func (v *validator) level(setting, value string) slog.Level {
 	l, err := parseLevel(value)
 	if err != nil {
@@ -163,7 +193,61 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 			v.fail("STASIS_HEALTH", c.Health, err.Error())
 		}
 	}
+	if c.ProbeInsecure {
+		v.insecureTargets(c, s)
+		c.Spec.SetInsecure(true)
+	}
 	if len(c.Command) == 0 {
 		v.fail("command", "", "no command given: usage: stasis [flags] -- CMD [ARGS...]")
+	} else if c.Command[0] == "" {
+		v.fail("command", "", "the command's name is empty: usage: stasis [flags] -- CMD [ARGS...]")
+	}
+}
+
+// systemDirs are directories of the operating system, and so never an image
+// directory: a checkpoint run owns the engine's files in its image
+// directory, and a failed one removes them. Their subdirectories are the
+// system's too when listed with a trailing slash.
+var systemDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64",
+	"/libx32", "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+	"/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/sbin", "/usr/share", "/var", "/var/lib",
+	"/dev/", "/proc/", "/sys/", "/etc/", "/boot/"}
+
+// systemDir returns the system directory that dir is, or lies in, or "".
+func systemDir(dir string) string {
+	dir = filepath.Clean(dir)
+	for _, sys := range systemDirs {
+		if under, ok := strings.CutSuffix(sys, "/"); ok && under != "" {
+			if dir == under || strings.HasPrefix(dir, sys) {
+				return under
+			}
+			continue
+		}
+		if dir == sys {
+			return sys
+		}
+	}
+	return ""
+}
+
+// insecureTargets refuses STASIS_PROBE_INSECURE=true when an https target
+// is not on the loopback interface: skipping verification is for the
+// self-signed certificate of this container's own JVM, never for a service
+// elsewhere.
+func (v *validator) insecureTargets(c *Config, s settings) {
+	var urls []string
+	for _, cond := range c.Spec.Conditions {
+		urls = append(urls, cond.Raw)
+	}
+	urls = append(append(urls, c.Health), c.WarmupURLs...)
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "https" {
+			continue
+		}
+		if !healthcheck.IsLoopbackHost(u.Hostname()) {
+			v.fail("STASIS_PROBE_INSECURE", s.ProbeInsecure, fmt.Sprintf("applies to loopback targets only (127.0.0.1, ::1, localhost), and %s is not one: remove it, or give the service a certificate that verifies", raw))
+			return
+		}
 	}
 }

@@ -1,13 +1,16 @@
-// Package httpget owns stasis's minimal HTTP/1.1 client: a GET over a plain
-// TCP connection, its answer's status line and headers, and its body drained
-// by Content-Length, chunked transfer-encoding or until close, with
-// kept-alive connections reused for the warm-up.
+// Package httpget owns stasis's minimal HTTP/1.1 client: a GET over a TCP
+// connection, plain or TLS, its answer's status line and headers, and its
+// body drained by Content-Length, chunked transfer-encoding or until close,
+// with kept-alive connections reused for the warm-up.
 //
-// It exists so that the stasis binary does without net/http and crypto/tls,
-// which together made up about half of it: readiness probes and the warm-up
-// only ever GET the JVM on this container's own loopback or network, and
-// need no TLS, proxies, redirects, cookies or compression. It must not
-// import net/http, crypto/tls or any other stasis package.
+// It exists so that the stasis binary does without net/http, which with its
+// dependencies made up most of it: readiness probes and the warm-up only
+// ever GET the JVM on this container's own loopback or network, and need no
+// proxies, redirects, cookies or compression. TLS is crypto/tls itself:
+// services that speak only https are common. Certificates are verified
+// unless the request is Insecure, which only a loopback peer may be (its
+// certificate is often self-signed). It must not import net/http or any
+// other stasis package.
 package httpget
 
 import (
@@ -33,20 +36,30 @@ const readBufferSize = 16 << 10
 type Request struct {
 	URL  *url.URL
 	Addr string // HOST:PORT to dial
-	raw  []byte // the whole request, as written on the wire
+	TLS  bool   // https
+	// Insecure skips the verification of the server's certificate, for a
+	// peer on the loopback interface only (STASIS_PROBE_INSECURE): Dial
+	// refuses it for any other peer, whatever the name resolved to.
+	Insecure bool
+	raw      []byte // the whole request, as written on the wire
 }
 
-// NewRequest builds a GET of u, an http URL with a host. Unless keepAlive is
-// set, it asks the server to close the connection after the answer.
+// NewRequest builds a GET of u, an http or https URL with a host. Unless
+// keepAlive is set, it asks the server to close the connection after the
+// answer.
 func NewRequest(u *url.URL, userAgent string, keepAlive bool) (*Request, error) {
-	if u.Scheme != "http" || u.Hostname() == "" {
-		return nil, fmt.Errorf("GET %s: not an http URL with a host", u)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return nil, fmt.Errorf("GET %s: not an http or https URL with a host", u)
 	}
 	port := u.Port()
-	if port == "" {
+	switch {
+	case port != "":
+	case u.Scheme == "https":
+		port = "443"
+	default:
 		port = "80"
 	}
-	r := &Request{URL: u, Addr: net.JoinHostPort(u.Hostname(), port)}
+	r := &Request{URL: u, Addr: net.JoinHostPort(u.Hostname(), port), TLS: u.Scheme == "https"}
 	r.raw = fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", u.RequestURI(), u.Host, userAgent)
 	if !keepAlive {
 		r.raw = append(r.raw, "Connection: close\r\n"...)
@@ -64,13 +77,25 @@ type Conn struct {
 	unhook func() bool
 }
 
-// Dial connects to addr. ctx bounds the connect and stays tied to the
-// connection: cancelling it later cuts whatever the connection is doing.
+// Dial connects to addr over plain TCP. ctx bounds the connect and stays
+// tied to the connection: cancelling it later cuts whatever the connection
+// is doing.
 func Dial(ctx context.Context, addr string) (*Conn, error) {
+	return DialFor(ctx, &Request{Addr: addr})
+}
+
+// DialFor connects to req's server: plain TCP, or TLS for https, the
+// handshake bounded like the connect. ctx stays tied to the connection.
+func DialFor(ctx context.Context, req *Request) (*Conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := d.DialContext(ctx, "tcp", req.Addr)
 	if err != nil {
 		return nil, err // net.OpError already says "dial tcp ADDR: ..."
+	}
+	if req.TLS {
+		if nc, err = handshake(ctx, nc, req); err != nil {
+			return nil, err
+		}
 	}
 	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), ctx: ctx}
 	// A deadline in the past wakes a blocked read or write at once.
@@ -132,7 +157,7 @@ func cause(ctx context.Context, err error) error {
 // the connection. An answer whose body broke off after the headers is
 // returned together with the error.
 func Get(ctx context.Context, req *Request, maxBody int64) (Response, error) {
-	c, err := Dial(ctx, req.Addr)
+	c, err := DialFor(ctx, req)
 	if err != nil {
 		return Response{}, dialErr(ctx, err)
 	}

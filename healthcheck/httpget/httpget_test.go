@@ -66,7 +66,10 @@ func TestNewRequest(t *testing.T) {
 	if req := mustRequest(t, "http://[::1]:8080", true); req.Addr != "[::1]:8080" || !strings.HasPrefix(string(req.raw), "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n") {
 		t.Errorf("request %q to %s", req.raw, req.Addr)
 	}
-	for _, raw := range []string{"https://h/", "http:///x", "ftp://h/"} {
+	if req := mustRequest(t, "https://h/x", false); req.Addr != "h:443" || !req.TLS {
+		t.Errorf("https request to %s (TLS %v), want h:443 over TLS", req.Addr, req.TLS)
+	}
+	for _, raw := range []string{"https:///x", "http:///x", "ftp://h/"} {
 		u, _ := url.Parse(raw)
 		if _, err := NewRequest(u, "x", false); err == nil {
 			t.Errorf("NewRequest(%s) accepted", raw)

@@ -76,9 +76,25 @@ func layout(home, flavour string) error {
 		}
 	}
 	if criu, err := FindCRIU(); err == nil {
+		if flavour == OpenJ9 {
+			// OpenJ9's libcriu runs `criu` from PATH: CRIUPath puts this
+			// directory first.
+			if err := os.MkdirAll(filepath.Join(home, "criubin"), 0o755); err != nil {
+				return err
+			}
+			if err := os.Symlink(criu, filepath.Join(home, "criubin", "criu")); err != nil {
+				return err
+			}
+		}
 		return os.Symlink(criu, filepath.Join(home, "lib", "criu"))
 	}
 	return nil
+}
+
+// CRIUPath is a PATH= environment entry that finds the CRIU of an OpenJ9
+// home first, as OpenJ9 looks for `criu` on PATH.
+func CRIUPath(home string) string {
+	return "PATH=" + filepath.Join(home, "criubin") + ":" + os.Getenv("PATH")
 }
 
 var page = strings.Repeat("\x00", 4096)

@@ -62,10 +62,20 @@ func CRaCRestoreArgv(java, dir string, warp bool) []string {
 	return argv
 }
 
-// OpenJ9LaunchArgv enables the CRIUSupport API and tells the application
-// where stasis expects the image.
+// OpenJ9LaunchArgv enables the mode STASIS_OPENJ9_API chose: CRaC mode
+// with -XX:CRaCCheckpointTo=DIR, or the CRIUSupport API with
+// -XX:+EnableCRIUSupport (not twice when the command has it already) and
+// -Dstasis.imageDir=DIR as a convenience for the application, which may as
+// well read STASIS_IMAGE_DIR from its environment.
 func OpenJ9LaunchArgv(argv []string, o Options) []string {
-	return withFlags(argv, "-XX:+EnableCRIUSupport", "-Dstasis.imageDir="+o.Dir)
+	if openJ9API(o) == OpenJ9CRaC {
+		return withFlags(argv, "-XX:CRaCCheckpointTo="+o.Dir)
+	}
+	var flags []string
+	if !hasFlag(argv, "-XX:+EnableCRIUSupport") {
+		flags = append(flags, "-XX:+EnableCRIUSupport")
+	}
+	return withFlags(argv, append(flags, "-Dstasis.imageDir="+o.Dir)...)
 }
 
 // CRIULaunchArgv keeps HotSpot's perf data out of /tmp: a plain JVM maps

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"stasis/supervisor/image"
 )
 
 // The command lines for java and criu, one line per case: a flag change
@@ -28,6 +30,10 @@ func TestArgv(t *testing.T) {
 			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint -XX:CRaCEngine=warp"},
 		{"openj9 launch", OpenJ9LaunchArgv(cmd, o),
 			"java -XX:+EnableCRIUSupport -Dstasis.imageDir=/checkpoint -Xmx256m -jar /app/app.jar"},
+		{"openj9 launch, EnableCRIUSupport given", OpenJ9LaunchArgv([]string{"java", "-XX:+EnableCRIUSupport", "Main"}, Options{Dir: "/c"}),
+			"java -Dstasis.imageDir=/c -XX:+EnableCRIUSupport Main"},
+		{"openj9 launch, crac mode", OpenJ9LaunchArgv(cmd, Options{Dir: "/c", OpenJ9API: OpenJ9CRaC}),
+			"java -XX:CRaCCheckpointTo=/c -Xmx256m -jar /app/app.jar"},
 		{"criu launch", CRIULaunchArgv(cmd),
 			"java -XX:+PerfDisableSharedMem -Xmx256m -jar /app/app.jar"},
 		{"criu launch, user disabled perf data", CRIULaunchArgv([]string{"java", "-XX:-UsePerfData", "Main"}),
@@ -45,6 +51,25 @@ func TestArgv(t *testing.T) {
 	} {
 		if got := strings.Join(tc.got, " "); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestOpenJ9LaunchConflicts: OpenJ9 refuses -XX:+EnableCRIUSupport with
+// -XX:CRaCCheckpointTo (JVMJ9VM237E), so a command that has the other mode's
+// flag is refused before anything starts.
+func TestOpenJ9LaunchConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		api  string
+		flag string
+	}{
+		{OpenJ9CRIUSupport, "-XX:CRaCCheckpointTo=/x"},
+		{"", "-XX:CRaCCheckpointTo=/x"},
+		{OpenJ9CRaC, "-XX:+EnableCRIUSupport"},
+		{OpenJ9CRaC, "-XX:CRaCCheckpointTo=/elsewhere"},
+	} {
+		if argv, err := New("openj9").LaunchArgv([]string{"java", tc.flag, "Main"}, Options{Dir: "/c", OpenJ9API: tc.api}); err == nil {
+			t.Errorf("api %q with %s: accepted, argv %q", tc.api, tc.flag, argv)
 		}
 	}
 }
@@ -107,5 +132,25 @@ func TestParseFreeRatios(t *testing.T) {
 	}
 	if _, _, err := parseFreeRatios("[Global flags]\n"); err == nil {
 		t.Fatal("no flags must be an error")
+	}
+}
+
+// Each engine owns the names its runtime writes into the image directory,
+// and none of them claims a user's file.
+func TestImageFiles(t *testing.T) {
+	owns := func(e Engine, name string) bool { return image.Names(e.ImageFiles()).Owned(name) }
+	for _, c := range []struct {
+		engine, name string
+		want         bool
+	}{
+		{"criu", "pages-1.img", true}, {"criu", "dump.log", true}, {"criu", "stdout.fifo", true},
+		{"crac", "dump4.log", true}, {"crac", "cppath", true}, {"crac", "core-1001.img", true},
+		{"warp", "core.img", true}, {"openj9", "criu.log", true},
+		{"criu", "dump4.log", false}, {"crac", "core.img", false}, {"openj9", "app.log", false},
+		{"crac", "disk.img", false},
+	} {
+		if got := owns(New(c.engine), c.name); got != c.want {
+			t.Errorf("%s owns %s: %v, want %v", c.engine, c.name, got, c.want)
+		}
 	}
 }

@@ -39,6 +39,13 @@ type Engine interface {
 	// DumpLog and RestoreLog are the engines' log files in the image directory.
 	DumpLog() string
 	RestoreLog() string
+	// ImageFiles are the files the engine (and its runtime) creates in the
+	// image directory, as printf-style templates (see image.Names): only
+	// these are ever listed in a manifest or removed (files.go).
+	ImageFiles() []string
+	// RestoreSeesNewEnv: the restored JVM sees the restore's environment
+	// (CRaC); otherwise it keeps the checkpoint's (env.go).
+	RestoreSeesNewEnv() bool
 	// LaunchArgv is the checkpoint run's command line: the user's command
 	// with the engine's flags right after the java executable.
 	LaunchArgv(command []string, o Options) ([]string, error)
@@ -56,6 +63,7 @@ type Options struct {
 	Dir              string // the image directory
 	CRIU             string // the criu binary (criu and openj9 engines)
 	ResourcePolicies string // crac: -Djdk.crac.resource-policies
+	OpenJ9API        string // openj9: criusupport (default) or crac (STASIS_OPENJ9_API)
 }
 
 // CheckpointJob is one checkpoint of a running JVM.

@@ -4,19 +4,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"stasis/reaper"
-	"stasis/triggers/attach"
+	openj9attach "stasis/triggers/attach/openj9"
 )
 
-// OpenJ9 is IBM Semeru's CRIU support: the application checkpoints itself
-// through the CRIUSupport API into the directory stasis names
-// (-Dstasis.imageDir), and the JVM dies with status 137 after the dump.
-// stasis restores with criu directly: OpenJ9's own restoring launcher exits
-// 0 whatever the application does, which would lose its exit status.
+// OpenJ9 is IBM Semeru's CRIU support, in one of OpenJ9's two modes, which
+// exclude each other (eclipse-openj9/openj9 runtime/vm/jvminit.c refuses
+// both, JVMJ9VM237E):
+//
+//   - criusupport (-XX:+EnableCRIUSupport): the application checkpoints
+//     through org.eclipse.openj9.criu.CRIUSupport into a directory it names
+//     itself (it reads STASIS_IMAGE_DIR; -Dstasis.imageDir is passed as a
+//     convenience), or stasis asks with jcmd's CRIU.checkpoint,imageDir=DIR.
+//   - crac (-XX:CRaCCheckpointTo=DIR): the portable org.crac API, or jcmd's
+//     JDK.checkpoint.
+//
+// Either way the JVM dumps itself with CRIU and dies by SIGKILL (137).
+// stasis restores with criu directly: OpenJ9's restoring launcher forks
+// `criu restore` and exits 0 or 1 whatever the application does
+// (ibmruntimes/openj9-openjdk-jdk21 criuhelpers.c), which would lose the
+// application's exit status.
 type OpenJ9 struct{}
+
+// The values of STASIS_OPENJ9_API.
+const (
+	OpenJ9CRIUSupport = "criusupport"
+	OpenJ9CRaC        = "crac"
+)
 
 func (*OpenJ9) Name() string        { return "openj9" }
 func (*OpenJ9) PreservesPIDs() bool { return true }
@@ -24,30 +44,173 @@ func (*OpenJ9) FIFOStdio() bool     { return true }
 func (*OpenJ9) DumpLog() string     { return "criu.log" }
 func (*OpenJ9) RestoreLog() string  { return "restore.log" }
 
+func openJ9API(o Options) string {
+	if o.OpenJ9API == "" {
+		return OpenJ9CRIUSupport
+	}
+	return o.OpenJ9API
+}
+
 func (e *OpenJ9) LaunchArgv(command []string, o Options) ([]string, error) {
 	if err := requireJava(e.Name(), command); err != nil {
 		return nil, err
 	}
+	switch api := openJ9API(o); {
+	case api == OpenJ9CRIUSupport && hasFlag(command, "-XX:CRaCCheckpointTo"):
+		return nil, errors.New("STASIS_OPENJ9_API=criusupport adds -XX:+EnableCRIUSupport, and the command has -XX:CRaCCheckpointTo: OpenJ9 refuses both (JVMJ9VM237E); set STASIS_OPENJ9_API=crac or drop the flag")
+	case api == OpenJ9CRaC && hasFlag(command, "-XX:+EnableCRIUSupport"):
+		return nil, errors.New("STASIS_OPENJ9_API=crac adds -XX:CRaCCheckpointTo, and the command has -XX:+EnableCRIUSupport: OpenJ9 refuses both (JVMJ9VM237E); set STASIS_OPENJ9_API=criusupport or drop the flag")
+	case api == OpenJ9CRaC && hasFlag(command, "-XX:CRaCCheckpointTo"):
+		return nil, errors.New("the command sets -XX:CRaCCheckpointTo; stasis sets it to STASIS_IMAGE_DIR itself: drop the flag")
+	}
 	return OpenJ9LaunchArgv(command, o), nil
 }
 
-// Checkpoint waits for the application's own checkpoint. When the trigger is
-// not `app`, stasis asks through the attach protocol, which works only where
-// the JVM answers HotSpot's JDK.checkpoint; stock OpenJ9 has its own attach
-// mechanism, and the error says to use STASIS_CHECKPOINT_ON=app.
+// Checkpoint asks for the checkpoint through OpenJ9's attach API unless the
+// application checkpoints itself, then waits for the dump and judges it.
 func (e *OpenJ9) Checkpoint(ctx context.Context, j *CheckpointJob) error {
+	started := time.Now()
 	if !j.AppTriggered {
-		_, err := attach.JCmd(ctx, j.JVM.Pid, "JDK.checkpoint", attach.Options{Timeout: 30 * time.Second, Log: j.Log})
-		if errors.Is(err, attach.ErrOpenJ9) {
-			return fmt.Errorf("OpenJ9 has no checkpoint command that stasis can send (%w): let the application checkpoint itself with STASIS_CHECKPOINT_ON=app", err)
-		}
-		if err != nil {
-			return fmt.Errorf("JDK.checkpoint in pid %d: %w", j.JVM.Pid, err)
+		if err := e.request(ctx, j); err != nil {
+			return err
 		}
 	}
-	// OpenJ9 dumps with CRIU, whose log ends in "Dumping finished
-	// successfully": a JVM killed mid-dump (OOM) must not pass for a dump.
-	return awaitSelfDump(ctx, j, filepath.Join(j.Dir, e.DumpLog()), true)
+	return awaitOpenJ9Dump(ctx, j, started)
+}
+
+// request sends the mode's checkpoint command: JDK.checkpoint in CRaC mode,
+// CRIU.checkpoint with the image directory otherwise (eclipse-openj9/openj9
+// .../attach/target/DiagnosticUtils.java). Both answer "JVM checkpoint
+// requested" and dump afterwards, in a thread of their own.
+func (e *OpenJ9) request(ctx context.Context, j *CheckpointJob) error {
+	cmd := "CRIU.checkpoint imageDir=" + j.Dir
+	if openJ9API(j.Options) == OpenJ9CRaC {
+		cmd = "JDK.checkpoint"
+	}
+	name, _, _ := strings.Cut(cmd, " ")
+	out, err := openj9attach.JCmd(ctx, j.JVM.Pid, cmd, openj9attach.Options{Timeout: 30 * time.Second, Log: j.Log})
+	var je *openj9attach.JVMError
+	switch {
+	case errors.As(err, &je) && strings.Contains(je.Text, "not recognized"):
+		return fmt.Errorf("this OpenJ9 release has no %s command (%s): let the application checkpoint itself with STASIS_CHECKPOINT_ON=app: "+
+			"with STASIS_OPENJ9_API=criusupport it calls new CRIUSupport(Paths.get(System.getenv(\"STASIS_IMAGE_DIR\"))).checkpointJVM(), "+
+			"with STASIS_OPENJ9_API=crac org.crac.Core.checkpointRestore()", name, strings.ReplaceAll(je.Text, "\n", ": "))
+	case err != nil:
+		return fmt.Errorf("%s in pid %d through OpenJ9's attach API: %w", name, j.JVM.Pid, err)
+	}
+	j.Log.Debug(name+" answered", "reply", strings.TrimSpace(out))
+	if !strings.Contains(out, "JVM checkpoint requested") {
+		return fmt.Errorf("the JVM (pid %d) refused %s and runs on: %s", j.JVM.Pid, name, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// awaitOpenJ9Dump waits for the JVM's own dump. While it runs, the CRIU
+// that dumps is watched: its working directory is CRIU's work directory,
+// where the log and stats-dump go, and it holds the image directory open
+// (measured with criu 4.2.1: cwd is -W, an fd is -D). An application that
+// dumps somewhere else than STASIS_IMAGE_DIR is named as soon as that is
+// seen, instead of a verdict on a directory that stays empty. The verdict
+// is stats-dump in the work directory, written after the dump started:
+// never a log line, which OpenJ9's default level 2 does not write.
+func awaitOpenJ9Dump(ctx context.Context, j *CheckpointJob, started time.Time) error {
+	var site dumpSite
+	logPath := func() string {
+		if site.log != "" {
+			return site.log
+		}
+		return filepath.Join(j.Dir, "criu.log")
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var over time.Time // when the seen dump ended with the JVM alive
+	for done := false; !done; {
+		select {
+		case <-j.JVM.Done():
+			done = true
+		case <-ctx.Done():
+			if err := site.mismatch(j.Dir); err != nil {
+				return err
+			}
+			return withTail(fmt.Errorf("the JVM (pid %d) is still running: no checkpoint happened in time", j.JVM.Pid), logPath(), 10)
+		case <-tick.C:
+			s, running := findDumper(j.JVM.Pid)
+			switch {
+			case running:
+				site, over = s, time.Time{}
+			case site.imageDir == "" || !processAlive(j.JVM.Pid):
+			case over.IsZero():
+				over = time.Now()
+			case time.Since(over) > 500*time.Millisecond:
+				// The dump is over and the JVM runs on: it failed, or it
+				// went elsewhere. No need to wait for the timeout.
+				if err := site.mismatch(j.Dir); err != nil {
+					return err
+				}
+				return withTail(fmt.Errorf("the dump failed and the JVM (pid %d) keeps running", j.JVM.Pid), logPath(), 10)
+			}
+		}
+	}
+	if err := site.mismatch(j.Dir); err != nil {
+		return err
+	}
+	ws := j.JVM.Status()
+	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		return withTail(fmt.Errorf("the JVM %s instead of being killed by its dump (status 137)", reaper.Describe(ws)), logPath(), 10)
+	}
+	if err := awaitNoChildren(ctx, j.Host); err != nil {
+		return err
+	}
+	work := j.Dir
+	if site.workDir != "" {
+		work = site.workDir
+	}
+	if err := freshStatsDump(work, started); err != nil {
+		if site.imageDir == "" {
+			err = fmt.Errorf("%w (no CRIU was seen dumping: if the application's CRIUSupport uses another directory or setWorkDir, the image is not in STASIS_IMAGE_DIR=%s)", err, j.Dir)
+		}
+		return withTail(fmt.Errorf("the JVM died but %w", err), logPath(), 10)
+	}
+	return nil
+}
+
+// freshStatsDump is dumpSucceeded for a work directory stasis did not
+// clean: the stats-dump must be from this dump.
+func freshStatsDump(work string, started time.Time) error {
+	if err := dumpSucceeded(work); err != nil {
+		return err
+	}
+	st, err := os.Stat(filepath.Join(work, StatsDump))
+	if err != nil {
+		return fmt.Errorf("check the dump's %s: %w", StatsDump, err)
+	}
+	if st.ModTime().Before(started.Add(-time.Second)) {
+		return fmt.Errorf("the %s in %s is from an earlier dump (%s): this one did not finish", StatsDump, work, st.ModTime().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// dumpSite is where a running CRIU dump writes.
+type dumpSite struct {
+	imageDir, workDir, log string
+}
+
+func (s dumpSite) mismatch(want string) error {
+	if s.imageDir == "" || sameDir(s.imageDir, want) {
+		return nil
+	}
+	return fmt.Errorf("the application checkpointed into %s, not into STASIS_IMAGE_DIR=%s: stasis cannot restore that image. "+
+		"Give CRIUSupport the directory from the environment: new CRIUSupport(Paths.get(System.getenv(\"STASIS_IMAGE_DIR\"))) "+
+		"(stasis also passes -Dstasis.imageDir), or use STASIS_OPENJ9_API=crac with org.crac", s.imageDir, want)
+}
+
+func sameDir(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 func (e *OpenJ9) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, error) {

@@ -44,11 +44,15 @@ type Manifest struct {
 	Created       time.Time `json:"created"`
 	Phases        Phases    `json:"phases"`
 	ImageBytes    int64     `json:"image_bytes"`
+	Files         []File    `json:"files"`
+	// Env names every environment variable of the checkpoint run, each
+	// with a keyed hash of its value (env.go); EnvSalt is the key.
+	Env     map[string]string `json:"env,omitempty"`
+	EnvSalt string            `json:"env_salt,omitempty"`
 	// JVMCapabilities is the JVM's permitted capability set at checkpoint
 	// (names without CAP_): CRIU gives them back at restore, so a restoring
 	// container needs every one.
 	JVMCapabilities []string `json:"jvm_capabilities,omitempty"`
-	Files           []File   `json:"files"`
 }
 
 // Phases are the checkpoint run's durations, in milliseconds.
@@ -79,29 +83,28 @@ func notImage(name string) bool {
 		strings.HasSuffix(base, ".pid") || strings.HasPrefix(base, ".")
 }
 
-// Scan lists the image files in dir with their sizes and checksums.
-func Scan(dir string) ([]File, int64, error) {
+// Scan lists the image files in dir with their sizes and checksums: the
+// regular files directly in dir that names owns, except logs, FIFOs and the
+// manifest. Other files, and subdirectories, are the user's: they are not
+// part of the image.
+func Scan(dir string, names Names) ([]File, int64, error) {
 	var files []File
 	var total int64
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if !d.Type().IsRegular() || notImage(rel) {
-			return nil
-		}
-		f, err := checksum(path)
-		if err != nil {
-			return err
-		}
-		f.Name = rel
-		files = append(files, f)
-		total += f.Size
-		return nil
-	})
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, 0, fmt.Errorf("scan image %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || notImage(e.Name()) || !names.Owned(e.Name()) {
+			continue
+		}
+		f, err := checksum(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan image %s: %w", dir, err)
+		}
+		f.Name = e.Name()
+		files = append(files, f)
+		total += f.Size
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files, total, nil
@@ -121,12 +124,20 @@ func checksum(path string) (File, error) {
 	return File{Size: n, CRC32C: fmt.Sprintf("%08x", h.Sum32())}, nil
 }
 
+// MaxManifest bounds the manifest's size: Read refuses a larger file
+// without reading it, and Write never writes one. A manifest lists a few
+// hundred files at most (CRIU writes a handful per thread).
+const MaxManifest = 1 << 20
+
 // Write stores m as dir/stasis.json atomically: a temporary file, fsync, and
 // rename, so a crash leaves either no manifest or a whole one.
 func Write(dir string, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
+	}
+	if len(b) >= MaxManifest {
+		return fmt.Errorf("write manifest in %s: %d bytes, more than the %d a manifest may have", dir, len(b), MaxManifest)
 	}
 	tmp, err := os.CreateTemp(dir, ".stasis.json.*")
 	if err != nil {
@@ -162,14 +173,22 @@ func syncDir(dir string) error {
 // ErrNoImage says the directory holds no manifest.
 var ErrNoImage = errors.New("no image")
 
-// Read parses dir/stasis.json.
+// Read parses dir/stasis.json, reading at most MaxManifest bytes of it.
 func Read(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	f, err := os.Open(filepath.Join(dir, ManifestName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s has no %s: %w", dir, ManifestName, ErrNoImage)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxManifest))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(b) >= MaxManifest {
+		return nil, fmt.Errorf("%s in %s is larger than %d bytes: not a manifest stasis wrote", ManifestName, dir, MaxManifest-1)
 	}
 	return Parse(b)
 }
@@ -253,40 +272,17 @@ func verifyFile(dir string, f File) error {
 	return nil
 }
 
-// Invalidate removes the manifest first, then the files of an earlier image,
-// so that a checkpoint that fails half-way never leaves something that looks
-// complete. Files it does not recognise as stasis's or the engines' are left,
-// and so are logs when keepLogs is set (after a failure, they say why).
-func Invalidate(dir string, keepLogs bool) error {
+// Invalidate removes the manifest first, then the files of an earlier image
+// that names owns (see Names), so that a checkpoint that fails half-way never
+// leaves something that looks complete. Every other file, and every
+// subdirectory, is the user's and stays; so do logs when keepLogs is set
+// (after a failure, they say why).
+func Invalidate(dir string, names Names, keepLogs bool) error {
 	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove old manifest: %w", err)
 	}
 	if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	for _, e := range ents {
-		if engineFile(e.Name()) && !(keepLogs && strings.HasSuffix(e.Name(), ".log")) {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return fmt.Errorf("remove old image file: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// engineFile recognises what CRIU, CRaC and stasis write into an image dir.
-func engineFile(name string) bool {
-	switch {
-	case strings.HasSuffix(name, ".img"), strings.HasSuffix(name, ".log"), strings.HasSuffix(name, ".pid"),
-		strings.HasPrefix(name, ".stasis.json"):
-		return true
-	}
-	return slices.Contains([]string{"engine", "cppath", "perfdata", "stats-dump", "stats-restore"}, name)
+	return removeOwned(dir, names, keepLogs)
 }

@@ -26,7 +26,8 @@ type vm struct {
 	count         atomic.Int64
 	checkpointing atomic.Bool
 	attach        *attachListener
-	openFile      *os.File // FAKE_OPEN_FILE: a descriptor that blocks a CRaC checkpoint
+	j9            *j9Attach // OpenJ9's attach API, nil when off
+	openFile      *os.File  // FAKE_OPEN_FILE: a descriptor that blocks a CRaC checkpoint
 	mu            sync.Mutex
 }
 
@@ -77,7 +78,7 @@ func (v *vm) serve() int {
 }
 
 // startBackground starts the ticker and the scheduled behaviours
-// (-Dfake.exit, OpenJ9's self-checkpoint).
+// (-Dfake.exit; OpenJ9's attach API and the application's checkpoint).
 func (v *vm) startBackground() error {
 	tick, err := duration("fake.tick", v.prop("fake.tick", ""))
 	if err != nil {
@@ -108,7 +109,9 @@ func (v *vm) ticker(every time.Duration) {
 
 func (v *vm) exit(code int) {
 	if v.flavour == openj9 {
-		os.RemoveAll(openJ9AttachDir())
+		if a := v.j9; a != nil {
+			os.RemoveAll(a.dir) // AttachHandler's shutdown hook
+		}
 	} else if v.attach != nil {
 		v.attach.abort()
 	}

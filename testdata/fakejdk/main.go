@@ -75,7 +75,9 @@ func unrecognized(f flavour, o options) string {
 	case f != openj9 && o.enableCRIU:
 		return "Unrecognized VM option 'EnableCRIUSupport'"
 	case f == openj9 && o.enableCRIU && o.checkpointTo != "":
-		return "-XX:+EnableCRIUSupport and -XX:CRaCCheckpointTo cannot be used together"
+		// eclipse-openj9/openj9 runtime/vm/jvminit.c:
+		// J9NLS_VM_CRIU_CRAC_INCOMPATIBLE_SETTING.
+		return "JVMJ9VM237E -XX:+EnableCRIUSupport is not compatible with -XX:CRaCCheckpointTo"
 	}
 	return ""
 }

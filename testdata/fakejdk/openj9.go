@@ -3,29 +3,168 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
-// openJ9AttachDir is where OpenJ9 advertises itself to its own attach
-// clients; it never serves HotSpot's /tmp/.java_pid<pid>.
-func openJ9AttachDir() string {
-	return filepath.Join("/tmp", ".com_ibm_tools_attach", strconv.Itoa(os.Getpid()))
+// OpenJ9 (IBM Semeru) has two checkpoint modes that exclude each other
+// (eclipse-openj9/openj9 runtime/vm/jvminit.c refuses both with
+// JVMJ9VM237E, J9NLS_VM_CRIU_CRAC_INCOMPATIBLE_SETTING):
+//
+//   - -XX:+EnableCRIUSupport: the application checkpoints through
+//     org.eclipse.openj9.criu.CRIUSupport and names the directory itself;
+//     jcmd's CRIU.checkpoint asks from outside.
+//   - -XX:CRaCCheckpointTo=DIR: the portable jdk.crac/org.crac API
+//     (jcl/src/java.base/share/classes/jdk/crac/Core.java) checkpoints into
+//     DIR; jcmd's JDK.checkpoint asks from outside.
+
+// j9Dump is one checkpointJVMImpl call: the CRIUSupport options that reach
+// CRIU (openj9 jcl/src/java.base/share/classes/openj9/internal/criu/
+// InternalCRIUSupport.java).
+type j9Dump struct {
+	imageDir string
+	workDir  string // default: imageDir
+	logFile  string // default: criu.log, relative to workDir, never a path
+	// logLevel 0 means "not set": OpenJ9 passes a level to CRIU only when
+	// it is above 0 (InternalCRIUSupport's logLevel field starts at 0;
+	// setLogLevel accepts 1-4), so CRIU's own default applies: level 2
+	// (checkpoint-restore/criu images/rpc.proto, criu_opts.log_level
+	// [default = 2]), at which "Dumping finished successfully" is never
+	// logged.
+	logLevel                            int
+	shellJob, fileLocks, tcpEstablished bool
+	leaveRunning                        bool
 }
 
-// scheduleSelfCheckpoint stands in for an application calling OpenJ9's
-// CRIUSupport.checkpointJVM(): after FAKE_APP_CHECKPOINT_AFTER (or
-// -Dfake.checkpointAfter) it dumps itself into -Dfake.checkpointDir, else
-// into -Dstasis.imageDir.
+// criuSupportDump is what the built-in application does when it stands for
+// a CRIUSupport application: new CRIUSupport(dir) with the choices an
+// application makes (IBM's InstantOnStartupGuide Samples/Hooks.java:
+// setShellJob(true), setFileLocks(true), setLogFile("logs")). The directory
+// is -Dfake.checkpointDir, else $STASIS_IMAGE_DIR (what the README tells a
+// CRIUSupport application to read), else -Dstasis.imageDir (stasis's
+// convenience property). -Dfake.criu.logFile, .workDir and .logLevel are the
+// application's setLogFile, setWorkDir and setLogLevel.
+func (v *vm) criuSupportDump() (j9Dump, error) {
+	d := j9Dump{shellJob: true, fileLocks: true, tcpEstablished: true, logFile: "criu.log"}
+	d.imageDir = v.prop("fake.checkpointDir", os.Getenv("STASIS_IMAGE_DIR"))
+	if d.imageDir == "" {
+		d.imageDir = v.prop("stasis.imageDir", "")
+	}
+	d.workDir = v.prop("fake.criu.workDir", "")
+	if s := v.prop("fake.criu.logFile", ""); s != "" {
+		d.logFile = s
+	}
+	if s := v.prop("fake.criu.logLevel", ""); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 4 {
+			return d, fmt.Errorf("java.lang.IllegalArgumentException: Log level must be 1 to 4 inclusive")
+		}
+		d.logLevel = n
+	}
+	return d, d.check()
+}
+
+// cracDump is jdk.crac.Core.checkpointRestore() on OpenJ9: CRIUSupport on
+// the CRaCCheckpointTo directory with setLeaveRunning(false),
+// setShellJob(true), setFileLocks(true) (openj9 jdk/crac/Core.java,
+// CRIUSupportContext) and TCP connections kept (the issue's reading of the
+// same file); no log level, so CRIU's default 2.
+func (v *vm) cracDump() (j9Dump, error) {
+	d := j9Dump{imageDir: v.opts.checkpointTo, logFile: "criu.log", shellJob: true, fileLocks: true, tcpEstablished: true}
+	return d, d.check()
+}
+
+// jcmdCRIUDump is CRIU.checkpoint: the key=value arguments became
+// openj9.internal.criu.* system properties (DiagnosticUtils.
+// parseCheckpointCommands), and setCheckpointDefaultParams() builds the
+// dump from them. The properties read here are the ones DiagnosticUtils's
+// help names (imageDir, logLevel) plus logFile and workDir; the dump keeps
+// shell jobs, TCP connections and file locks as CRaC mode does (an
+// assumption: setCheckpointDefaultParams's body was not in the sources
+// read).
+func (v *vm) jcmdCRIUDump() (j9Dump, error) {
+	d := j9Dump{shellJob: true, fileLocks: true, tcpEstablished: true, logFile: "criu.log"}
+	v.mu.Lock()
+	p := func(k string) string { return v.opts.props["openj9.internal.criu."+k] }
+	d.imageDir, d.workDir = p("imageDir"), p("workDir")
+	if s := p("logFile"); s != "" {
+		d.logFile = s
+	}
+	level := p("logLevel")
+	v.mu.Unlock()
+	if level != "" {
+		n, err := strconv.Atoi(level)
+		if err != nil || n < 1 || n > 4 {
+			return d, fmt.Errorf("java.lang.IllegalArgumentException: Log level must be 1 to 4 inclusive")
+		}
+		d.logLevel = n
+	}
+	return d, d.check()
+}
+
+// check is setImageDir, setWorkDir and setLogFile's validation.
+func (d *j9Dump) check() error {
+	if d.imageDir == "" {
+		return fmt.Errorf("java.lang.NullPointerException: Image directory cannot be null")
+	}
+	if st, err := os.Stat(d.imageDir); err != nil || !st.IsDir() {
+		return fmt.Errorf("java.lang.IllegalArgumentException: %s is not a valid directory", d.imageDir)
+	}
+	if d.workDir == "" {
+		d.workDir = d.imageDir
+	} else if st, err := os.Stat(d.workDir); err != nil || !st.IsDir() {
+		return fmt.Errorf("java.lang.IllegalArgumentException: workDir is not a valid directory")
+	}
+	if strings.Contains(d.logFile, "/") {
+		return fmt.Errorf("java.lang.IllegalArgumentException: Log file must not be null and not be a path")
+	}
+	return nil
+}
+
+// criuArgs is the dump as a `criu dump` command line. Real OpenJ9 drives
+// CRIU through libcriu, which starts `criu swrk` and sends these options
+// over RPC (runtime/criusupport/criusupport.cpp); the double runs the CLI
+// with the equivalent options instead, a simplification: -D is the image
+// directory, -W the work directory (CRIU chdirs there, so the log file and
+// stats-dump land there, measured with criu 4.2.1), -v only when a level
+// was set.
+func (d j9Dump) criuArgs() []string {
+	args := []string{"dump", "-t", strconv.Itoa(os.Getpid()), "-D", d.imageDir, "-W", d.workDir, "-o", d.logFile}
+	if d.logLevel > 0 {
+		args = append(args, "-v"+strconv.Itoa(d.logLevel))
+	}
+	for _, o := range []struct {
+		on   bool
+		flag string
+	}{{d.shellJob, "--shell-job"}, {d.fileLocks, "--file-locks"}, {d.tcpEstablished, "--tcp-established"}, {d.leaveRunning, "--leave-running"}} {
+		if o.on {
+			args = append(args, o.flag)
+		}
+	}
+	if os.Getenv("FAKE_DUMP_FAIL") == "1" {
+		args = append(args, "--action-script", "/bin/false")
+	}
+	return args
+}
+
+// criuOnPath is how OpenJ9 finds CRIU: libcriu runs the service binary
+// "criu" from PATH (criu lib/c/criu.c, criu_init_opts), not $JAVA_HOME/lib.
+func criuOnPath() (string, error) {
+	p, err := exec.LookPath("criu")
+	if err != nil {
+		return "", fmt.Errorf("org.eclipse.openj9.criu.SystemCheckpointException: Could not dump the JVM processes: criu not found on PATH: %v", err)
+	}
+	return p, nil
+}
+
+// scheduleSelfCheckpoint stands in for an application that checkpoints
+// itself after FAKE_APP_CHECKPOINT_AFTER (or -Dfake.checkpointAfter):
+// through CRIUSupport with -XX:+EnableCRIUSupport, through
+// org.crac.Core.checkpointRestore() with -XX:CRaCCheckpointTo.
 func (v *vm) scheduleSelfCheckpoint() error {
-	dir := openJ9AttachDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	info := fmt.Sprintf("processId=%d\nvmId=%d\n", os.Getpid(), os.Getpid())
-	if err := os.WriteFile(filepath.Join(dir, "attachInfo"), []byte(info), 0o644); err != nil {
-		return fmt.Errorf("write attachInfo: %w", err)
-	}
+	v.j9 = startJ9Attach(v)
 	s := os.Getenv("FAKE_APP_CHECKPOINT_AFTER")
 	if s == "" {
 		s = v.prop("fake.checkpointAfter", "")
@@ -36,25 +175,64 @@ func (v *vm) scheduleSelfCheckpoint() error {
 	}
 	go func() {
 		<-timeAfter(after)
-		v.selfCheckpoint()
+		v.appCheckpoint()
 	}()
 	return nil
 }
 
-func (v *vm) selfCheckpoint() {
-	if !v.opts.enableCRIU {
-		fmt.Fprintln(os.Stderr, "Exception in thread \"main\" java.lang.UnsupportedOperationException: CRIU support is not enabled (-XX:+EnableCRIUSupport)")
+// appCheckpoint is the application's call. Without either mode,
+// InternalCRIUSupport.checkpointJVM throws UnsupportedOperationException
+// "CRaC or CRIU support is not enabled" and the application runs on.
+func (v *vm) appCheckpoint() {
+	var d j9Dump
+	var err error
+	switch {
+	case v.opts.enableCRIU:
+		d, err = v.criuSupportDump()
+	case v.opts.checkpointTo != "":
+		d, err = v.cracDump()
+	default:
+		err = fmt.Errorf("java.lang.UnsupportedOperationException: CRaC or CRIU support is not enabled")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" %v\n", err)
 		return
 	}
-	// An application under stasis checkpoints into the directory stasis
-	// names with -Dstasis.imageDir; -Dfake.checkpointDir overrides it.
-	dir := v.prop("fake.checkpointDir", v.prop("stasis.imageDir", ""))
-	if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
-		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.lang.IllegalArgumentException: Checkpoint directory %q does not exist or is not a directory\n", dir)
-		return
-	}
+	v.j9Checkpoint(d)
+}
+
+// j9Checkpoint runs one dump. The attach API is shut down first and started
+// again after a restore or a failure (the double's reading: a checkpoint
+// must not carry the attach wait loop, its semaphore wait or an attach
+// connection into the image). On failure OpenJ9 throws
+// SystemCheckpointException ("Could not dump the JVM processes",
+// runtime/criusupport/criusupport.cpp) and the JVM runs on.
+func (v *vm) j9Checkpoint(d j9Dump) {
 	if !v.checkpointing.CompareAndSwap(false, true) {
 		return
 	}
-	v.checkpoint(dir, "criu.log", "openj9")
+	defer v.checkpointing.Store(false)
+	criu, err := criuOnPath()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" %v\n", err)
+		return
+	}
+	v.j9.stop()
+	defer func() { v.j9 = startJ9Attach(v) }()
+	if err := v.writeImageMeta(d.imageDir, "openj9"); err != nil {
+		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.io.IOException: %v\n", err)
+		return
+	}
+	if err := startDumper(criu, d.criuArgs(), d.imageDir); err != nil {
+		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" org.eclipse.openj9.criu.SystemCheckpointException: %v\n", err)
+		return
+	}
+	switch outcome := v.awaitDump(d.imageDir); outcome {
+	case "restored":
+		v.afterRestore()
+	case "ok":
+	default:
+		printLogErrors(filepath.Join(d.workDir, d.logFile))
+		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" org.eclipse.openj9.criu.SystemCheckpointException: Could not dump the JVM processes, err=-52: %s\n", outcome)
+	}
 }
