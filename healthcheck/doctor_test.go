@@ -77,8 +77,6 @@ func TestDiagnose(t *testing.T) {
 			c.ConfigErr = `STASIS_CHECKPOINT_ON="": checkpoint mode needs a trigger`
 			return c
 		}, nil, "configuration", "stasis --help"},
-		{"old kernel: fix says SYS_ADMIN", func() DoctorConfig { return goodConfig("criu", true, false) },
-			func(f *Facts) { f.CapEff, f.CapLast = 1<<19, 39 }, "capability CHECKPOINT_RESTORE", "--cap-add=SYS_ADMIN"},
 		{"openj9 checkpoint needs criu on PATH, whatever STASIS_CRIU says", func() DoctorConfig {
 			c := goodConfig("openj9", true, false)
 			c.OpenJ9.CRIUOnPath = ""
