@@ -10,16 +10,10 @@ import (
 	"strings"
 )
 
-// haveCap reads this process's effective capabilities from /proc: the
-// capability sets that decide what CRIU may do are the container's, which
-// stasis passes on to the criu it starts.
-func haveCap(c uint) bool {
-	return ReadFacts().Has(int(c))
-}
-
 // ReadFacts reads what this process may do from /proc: its effective
 // capabilities and seccomp mode (/proc/self/status), the kernel's last
-// capability and Yama's ptrace scope.
+// capability and Yama's ptrace scope. They are the container's, which
+// stasis passes on to the criu it starts and to the JVM.
 func ReadFacts() Facts {
 	f := Facts{Seccomp: -1, PtraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope", -1),
 		CapLast: readInt("/proc/sys/kernel/cap_last_cap", 0)}

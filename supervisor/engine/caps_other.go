@@ -4,8 +4,6 @@ package engine
 
 import "errors"
 
-func haveCap(uint) bool { return false }
-
 // ReadFacts: capabilities and seccomp are Linux's.
 func ReadFacts() Facts {
 	return Facts{Seccomp: -1, PtraceScope: -1, Err: errors.ErrUnsupported}
