@@ -55,7 +55,9 @@ func (s *service) startWithCaps(t testing.TB, extra []string, flags ...string) *
 	argv := append(capshKeeping(t, extra...), "--image-dir="+s.dir, "--state-dir="+s.state,
 		"--checkpoint-on="+s.url("/count"), "--stop-timeout=5s")
 	argv = append(append(append(argv, flags...), "--"), s.command...)
-	return startPID1Cmd(t, []string{"STASIS_CRIU=" + s.criu}, argv...)
+	// Fix lines in docker's or podman's words (--cap-add), also where the
+	// tests themselves run in a Kubernetes pod.
+	return startPID1Cmd(t, []string{"STASIS_CRIU=" + s.criu, "KUBERNETES_SERVICE_HOST="}, argv...)
 }
 
 // ptraceNeeded: with Yama's ptrace_scope at 1 or 2, CRIU (stasis's child,
