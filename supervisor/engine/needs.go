@@ -106,8 +106,8 @@ func NeedsOf(engine string, phase Phase, jvmCaps uint64, f Facts) Needs {
 	}
 	n.Caps = []int{CapCheckpointRestore}
 	if engine == "openj9" {
-		// OpenJ9 sets its own capabilities around the dump (the double's
-		// CRIU, not measured here; RUNTIMES.md).
+		// SETPCAP for OpenJ9, as examples/semeru has it from Open Liberty's
+		// instructions (OpenLiberty/ci.docker); not measured: no Semeru here.
 		n.Caps = append(n.Caps, CapSetpcap)
 	}
 	n.CRIU = engine != "crac" // crac's JVM finds its own criu
