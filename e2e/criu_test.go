@@ -14,13 +14,14 @@ const warmups = 200
 // healthFlags make Docker probe often enough for a test; the Dockerfile's 5s suits production.
 var healthFlags = []string{"--health-interval=500ms", "--health-timeout=3s", "--health-retries=3"}
 
-// privileges are the only extra rights the criu engine needs to restore: the checkpoint
-// capability (SYS_ADMIN where the engine lacks CHECKPOINT_RESTORE) for clone3 with set_tid and
-// map_files, and SYS_PTRACE, which CRIU uses to finish the restore and which the JVM held at its
-// checkpoint (CRIU gives a process back its capabilities; it fails, "Unable to restore
-// capabilities", where the bounding set lacks one). No --privileged, default seccomp profile.
+// privileges are the only extra rights the criu engine needs, as measured (README.md, "Least
+// privilege"): the checkpoint capability (SYS_ADMIN where the engine lacks CHECKPOINT_RESTORE)
+// for clone3 with set_tid and map_files, and SYS_PTRACE only where Yama's ptrace_scope asks
+// for it (CRIU is the JVM's sibling, not its ancestor). The restore needs what the checkpoint
+// had: CRIU gives the JVM back its capabilities ("Unable to restore capabilities" where the
+// restore container lacks one). No --privileged, default seccomp profile.
 func privileges(f *fixture) []string {
-	return []string{f.capFlag, "--cap-add=SYS_PTRACE"}
+	return append([]string{f.capFlag}, lpCaps()[1:]...)
 }
 
 // checkpointPrivileges add seccomp=unconfined to the checkpoint container only. Measured here:

@@ -7,8 +7,10 @@
 // The podman tests (-run Podman) build examples/build-step, whose RUN step is the checkpoint
 // run, and restore the image that comes out; the registry test (-run Registry) pushes it to a
 // docker-registry on the loopback address, checks the layers, pulls it back and restores it.
-// They skip with the reason where podman, a runtime it can use, Docker (the base image's
-// source) or docker-registry is missing.
+// TestPodmanCheckpointRestoreLeastPrivilege runs the Docker flow with examples/criu in podman,
+// with podman's default capabilities plus only the measured ones (CHECKPOINT_RESTORE, which
+// Docker 20.10 does not know). They skip with the reason where podman, a runtime it can use,
+// Docker (the base image's source) or docker-registry is missing.
 //
 // The package has no code of its own; it drives the docker command and the stasis binary from
 // the outside and imports nothing from stasis.

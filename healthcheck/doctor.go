@@ -31,6 +31,25 @@ type DoctorConfig struct {
 	OpenJ9API string
 	Command   []string
 	OpenJ9    openJ9Facts
+	// Privileges are the engine's needs for what this start does, each
+	// judged by the engine's own rules (cmd/stasis asks supervisor/engine,
+	// which this package must not import): the capabilities, seccomp and
+	// ptrace that the preflight before CRIU checks too.
+	Privileges []Privilege
+	// PrivilegeNotes are facts about them, shown as information: the Pod
+	// Security level each phase needs, CRIU's mode.
+	PrivilegeNotes []Finding
+	// ConfigErr is what is wrong with the configuration: the doctor reports
+	// it as a finding and goes on with the rest.
+	ConfigErr string
+}
+
+// Privilege is one need of the engine for this start, met or not.
+type Privilege struct {
+	Name   string // "capability SYS_PTRACE", "seccomp", "ptrace"
+	OK     bool
+	Detail string
+	Fix    string
 }
 
 // JDK is the JDK the command runs.
@@ -91,9 +110,10 @@ func Doctor(ctx context.Context, cfg DoctorConfig) *DoctorReport {
 func Diagnose(cfg DoctorConfig, f Facts) *DoctorReport {
 	d := &diagnosis{cfg: cfg, f: f, r: &DoctorReport{Mode: cfg.Mode, Engine: cfg.Engine,
 		Checkpoint: cfg.Checkpoint, Restore: cfg.Restore, OK: true}}
+	d.config()
 	d.engine()
 	d.kernel()
-	d.capabilities()
+	d.privileges()
 	d.seccomp()
 	d.ptrace()
 	d.criu()
@@ -157,6 +177,15 @@ func (d *diagnosis) engine() {
 	}
 	d.add("engine", false, d.active(), why,
 		"use a CRaC JDK (Azul Zulu with CRaC), IBM Semeru (OpenJ9), or install CRIU 4.x in the image for any HotSpot JDK and set STASIS_CRIU")
+}
+
+func (d *diagnosis) config() {
+	if d.cfg.ConfigErr == "" {
+		d.add("configuration", true, false, "complete", "")
+		return
+	}
+	d.add("configuration", false, true, d.cfg.ConfigErr,
+		"fix the setting named (stasis --help lists every setting); the findings below assume the rest")
 }
 
 func doing(cfg DoctorConfig) string {

@@ -2,123 +2,55 @@ package healthcheck
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 )
 
-// Capability numbers (linux/capability.h).
-const (
-	capSetpcap           = 8
-	capSysPtrace         = 19
-	capSysAdmin          = 21
-	capCheckpointRestore = 40 // Linux 5.9
-)
-
-var capNames = map[int]string{capSetpcap: "SETPCAP", capSysPtrace: "SYS_PTRACE",
-	capSysAdmin: "SYS_ADMIN", capCheckpointRestore: "CHECKPOINT_RESTORE"}
-
-// neededCaps lists the capabilities an engine needs for what this start
-// does (RUNTIMES.md): CRIU needs CHECKPOINT_RESTORE (SYS_ADMIN works
-// instead) for both, SYS_PTRACE to dump; OpenJ9 adds SETPCAP; Warp needs
-// none.
-func neededCaps(engine string, checkpoint, restore bool) []int {
-	var caps []int
-	switch engine {
-	case "crac", "criu":
-		if checkpoint || restore {
-			caps = append(caps, capCheckpointRestore)
-		}
-		if checkpoint {
-			caps = append(caps, capSysPtrace)
-		}
-	case "openj9":
-		if checkpoint || restore {
-			caps = append(caps, capCheckpointRestore, capSetpcap)
-		}
-		if checkpoint {
-			caps = append(caps, capSysPtrace)
-		}
-	}
-	return caps
-}
-
-// has says whether the effective set holds c; SYS_ADMIN stands in for
-// CHECKPOINT_RESTORE, as it did before Linux 5.9.
-func (f Facts) has(c int) bool {
-	if f.CapEff&(1<<c) != 0 {
-		return true
-	}
-	return c == capCheckpointRestore && f.CapEff&(1<<capSysAdmin) != 0
-}
-
-func (d *diagnosis) capabilities() {
-	caps := neededCaps(d.cfg.Engine, d.cfg.Checkpoint, d.cfg.Restore)
-	if d.f.CapErr != "" {
-		d.add("capabilities", false, len(caps) > 0, "cannot read CapEff: "+d.f.CapErr, "")
-		return
-	}
-	if len(caps) == 0 {
+// privileges shows the engine's needs for this start, as the engine judged
+// them: one finding per need.
+func (d *diagnosis) privileges() {
+	if !d.active() || len(d.cfg.Privileges) == 0 {
 		d.add("capabilities", true, false, "none needed"+doing(d.cfg), "")
 		return
 	}
-	fix := capFix(caps, d.f.CapLast)
-	for _, c := range caps {
-		name := "capability " + capNames[c]
-		if d.f.has(c) {
-			d.add(name, true, true, "present", "")
-			continue
-		}
-		d.add(name, false, true, fmt.Sprintf("CAP_%s is not in the effective set (CapEff %016x)", capNames[c], d.f.CapEff), fix)
+	for _, p := range d.cfg.Privileges {
+		d.add(p.Name, p.OK, true, p.Detail, p.Fix)
+	}
+	for _, n := range d.cfg.PrivilegeNotes {
+		n.Status = StatusInfo
+		d.r.Findings = append(d.r.Findings, n)
 	}
 }
 
-// capFix says how to grant caps, in Docker's and Kubernetes' words. A
-// kernel older than 5.9 has no CHECKPOINT_RESTORE: SYS_ADMIN then.
-func capFix(caps []int, capLast int) string {
-	var names []string
-	for _, c := range caps {
-		n := capNames[c]
-		if c == capCheckpointRestore && capLast > 0 && capLast < capCheckpointRestore {
-			n = "SYS_ADMIN"
-		}
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	var docker []string
-	for _, n := range names {
-		docker = append(docker, "--cap-add="+n)
-	}
-	return fmt.Sprintf("docker run %s …; Kubernetes: securityContext: {capabilities: {add: [%s]}}",
-		strings.Join(docker, " "), strings.Join(names, ", "))
-}
-
+// seccomp and ptrace are the state, for information, where no need above
+// judged them.
 func (d *diagnosis) seccomp() {
-	// Only OpenJ9's checkpoint is known to need seccomp off (RUNTIMES.md).
-	need := d.cfg.Engine == "openj9" && d.cfg.Checkpoint
-	switch d.f.Seccomp {
-	case 0:
-		d.add("seccomp", true, need, "disabled", "")
-	case 1, 2:
-		mode := map[int]string{1: "strict", 2: "filter"}[d.f.Seccomp]
-		d.add("seccomp", false, need, "mode "+mode+" (the runtime's seccomp profile applies)",
-			"docker run --security-opt seccomp=unconfined …; Kubernetes: securityContext: {seccompProfile: {type: Unconfined}}")
-	default:
-		d.add("seccomp", false, false, "unknown (no Seccomp line in /proc/self/status)", "")
+	if d.judged("seccomp") {
+		return
 	}
+	mode := map[int]string{0: "disabled", 1: "strict", 2: "filter"}[d.f.Seccomp]
+	if mode == "" {
+		mode = "unknown (no Seccomp line in /proc/self/status)"
+	}
+	d.add("seccomp", true, false, mode+" (no phase of this start needs it off)", "")
 }
 
 func (d *diagnosis) ptrace() {
-	need := d.cfg.Checkpoint && d.preservesPIDs()
-	switch {
-	case d.f.PtraceScope < 0:
-		d.add("ptrace_scope", true, need, "no Yama: ptrace is governed by capabilities alone", "")
-	case d.f.PtraceScope == 3:
-		d.add("ptrace_scope", false, need, "kernel.yama.ptrace_scope is 3: no process may ptrace, so CRIU cannot dump",
-			"on the host: sysctl -w kernel.yama.ptrace_scope=1 (3 can only be lowered by a reboot)")
-	default:
-		d.add("ptrace_scope", true, need, fmt.Sprintf("kernel.yama.ptrace_scope is %d (CAP_SYS_PTRACE suffices)", d.f.PtraceScope), "")
+	if d.judged("ptrace") {
+		return
 	}
+	if d.f.PtraceScope < 0 {
+		d.add("ptrace_scope", true, false, "no Yama: ptrace is governed by capabilities alone", "")
+		return
+	}
+	d.add("ptrace_scope", true, false, fmt.Sprintf("kernel.yama.ptrace_scope is %d", d.f.PtraceScope), "")
+}
+
+func (d *diagnosis) judged(name string) bool {
+	for _, p := range d.cfg.Privileges {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *diagnosis) criu() {
@@ -137,12 +69,15 @@ func (d *diagnosis) criu() {
 		return
 	}
 	d.add("criu", true, need, fmt.Sprintf("%s, version %s", d.cfg.CRIU, d.f.CRIUVersion), "")
+	// `criu check` as a whole is no verdict: it fails on a read-only
+	// ns_last_pid and on nftables, and without SYS_ADMIN, where dump and
+	// restore work (issue 12). The needs above are judged one by one.
 	if d.f.CRIUCheckOK {
-		d.add("criu check", true, need, "Looks good.", "")
+		d.add("criu check", true, false, "Looks good.", "")
 		return
 	}
-	d.add("criu check", false, need, d.f.CRIUCheck,
-		"give the container the capabilities above (criu check needs them too); on a kernel without checkpoint support, use STASIS_ENGINE=warp")
+	d.r.Findings = append(d.r.Findings, Finding{Name: "criu check", Status: StatusInfo,
+		Detail: d.f.CRIUCheck + " (not a verdict: it tests more than this engine needs; the findings above judge each need)"})
 }
 
 func (d *diagnosis) imageDir() {

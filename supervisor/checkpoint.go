@@ -49,6 +49,8 @@ type checkpointRun struct {
 	eng   engine.Engine
 	jvm   *reaper.Process
 	stdio *stdio.Set
+	// jvmCaps is the JVM's permitted set just before the checkpoint.
+	jvmCaps []string
 	// supervision runs in the background until the dump begins
 	detach   chan struct{}
 	detached chan struct{}
@@ -63,6 +65,9 @@ func (ck *checkpointRun) run(ctx context.Context) error {
 		if _, err := exec.LookPath(cmd[0]); err != nil {
 			return fmt.Errorf("STASIS_WARMUP_CMD: %w", err)
 		}
+	}
+	if err := preflight(ck.eng, engine.PhaseCheckpoint, nil, ck.ph); err != nil {
+		return err
 	}
 	if err := prepareDir(dir, ck.eng); err != nil {
 		return err
@@ -245,6 +250,11 @@ func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 			return 0, errors.New("asked to stop before the checkpoint")
 		}
 	}
+	if caps, err := engine.ProcCaps(ck.jvm.Pid, "CapPrm"); err != nil {
+		s.log.Warn("cannot read the JVM's capabilities: a restore will assume it held SYS_PTRACE only", "err", err)
+	} else {
+		ck.jvmCaps = engine.CapNames(caps)
+	}
 	s.log.Info("checkpointing", "pid", ck.jvm.Pid, "engine", ck.eng.Name())
 	start := time.Now()
 	err := ck.eng.Checkpoint(ctx, &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
@@ -275,7 +285,7 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
-		ImageBytes: total, Files: files}
+		ImageBytes: total, Files: files, JVMCapabilities: ck.jvmCaps}
 	if out, err := ck.stdio.PipeInodes(); out != 0 {
 		m.StdioPipes = &image.StdioPipes{Stdout: out, Stderr: err}
 	}

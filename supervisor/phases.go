@@ -34,6 +34,7 @@ type Phases struct {
 	MinPID            int
 	OnRestoreFailure  string // cold or fail
 	StateDir          string
+	Runtime           string // the container engine, for the fix lines of a preflight (engine.DetectRuntime)
 	Health            string // the probe `stasis healthcheck` runs, for status
 	Version           string
 	ColdAttr          func() *syscall.SysProcAttr // the process attributes of a plain start

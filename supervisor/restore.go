@@ -134,7 +134,7 @@ func (s *Supervisor) stopped(when string) error {
 
 // checkImage decides whether the image can be restored here: a manifest made
 // for this command and engine, files that match it, the JVM's PID free, and
-// criu present where the engine needs it.
+// what the engine needs for a restore (criu, capabilities: preflight).
 func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, error) {
 	m, err := image.Read(ph.Opt.Dir)
 	if err != nil {
@@ -168,6 +168,9 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	}
 	if eng.FIFOStdio() && ph.Opt.CRIU == "" {
 		return nil, nil, errors.New("no criu found (set STASIS_CRIU)")
+	}
+	if err := preflight(eng, engine.PhaseRestore, m, ph); err != nil {
+		return nil, nil, err
 	}
 	return eng, m, nil
 }

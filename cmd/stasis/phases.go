@@ -25,7 +25,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
 		ProbeInterval: cfg.ProbeInterval, GC: cfg.GCBeforeCheckpoint, MinPID: cfg.MinPID,
 		OnRestoreFailure: cfg.OnRestoreFailure, StateDir: cfg.StateDir, Version: version,
-		Health: healthSpec(cfg), ColdAttr: childAttr,
+		Health: healthSpec(cfg), ColdAttr: childAttr, Runtime: engine.DetectRuntime(environ),
 		Environ: environ, EnvMatch: cfg.RestoreEnvMatch,
 		Warmup: triggers.WarmupConfig{URLs: cfg.WarmupURLs, Requests: cfg.WarmupRequests,
 			Concurrency: cfg.WarmupConcurrency, Duration: cfg.WarmupDuration, Cmd: cfg.WarmupCmd,

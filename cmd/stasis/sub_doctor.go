@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"stasis/healthcheck"
 	"stasis/supervisor/engine"
@@ -24,13 +25,19 @@ const defaultImageEstimate = 256 << 20
 // else java. It exits 0 when nothing the mode needs is missing, else 1.
 func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Writer) int {
 	var asJSON bool
-	cfg, rest, code := subConfig("doctor", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
+	var cfgErr error
+	cfg, rest, code := subConfigLenient("doctor", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print the findings as JSON")
-	})
+	}, &cfgErr)
 	if code >= 0 {
 		return code
 	}
 	dc := doctorConfig(cfg, doctorCommand(cfg, environ, rest), environ)
+	if cfgErr != nil {
+		// An incomplete configuration is what a doctor is asked about: a
+		// finding, not an exit 2 (issue 12).
+		dc.ConfigErr = cfgErr.Error()
+	}
 	r := healthcheck.Doctor(context.Background(), dc)
 	if asJSON {
 		b, _ := json.MarshalIndent(r, "", "  ")
@@ -86,6 +93,10 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) healt
 	}
 	dc.Checkpoint, dc.Restore = plannedWork(cfg, merr)
 	dc.Image = imageState(cfg.ImageDir, m, merr, dc.Engine, command)
+	if merr != nil {
+		m = nil
+	}
+	dc.Privileges, dc.PrivilegeNotes = privileges(dc, m, environ)
 	if merr == nil && m.ImageBytes > 0 {
 		dc.ExpectedImageBytes = m.ImageBytes
 	}
@@ -127,4 +138,96 @@ func imageState(dir string, m *image.Manifest, err error, eng string, command []
 		st.Problem = err.Error()
 	}
 	return st
+}
+
+// privileges judges, with the engine's rules (the same the preflight before
+// CRIU applies), each need of the engine for what this start does: at
+// restore, also every capability the JVM held at its checkpoint.
+func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[string]string) ([]healthcheck.Privilege, []healthcheck.Finding) {
+	facts := engine.ReadFacts()
+	runtime := engine.DetectRuntime(environ)
+	var out []healthcheck.Privilege
+	var notes []healthcheck.Finding
+	for _, p := range plannedPhases(dc) {
+		var jvmCaps uint64
+		if p == engine.PhaseRestore && m != nil {
+			jvmCaps, _ = engine.CapMask(m.JVMCapabilities)
+		}
+		n := engine.NeedsOf(dc.Engine, p, jvmCaps, facts)
+		if n.None() {
+			continue
+		}
+		notes = append(notes, healthcheck.Finding{Name: "pod security (" + string(p) + ")",
+			Detail: "Kubernetes level " + engine.PodSecurity(n)})
+		if n.CRIU && engine.Unprivileged(p, facts) {
+			notes = append(notes, healthcheck.Finding{Name: "criu mode (" + string(p) + ")",
+				Detail: "--unprivileged: the container lacks what CRIU's privileged mode needs, which this engine does not"})
+		}
+		unmet := engine.Check(n, facts, runtime)
+		missing := map[string]engine.Missing{}
+		for _, ms := range unmet {
+			missing[ms.What] = ms
+		}
+		for _, item := range n.Items() {
+			pv := healthcheck.Privilege{Name: item, OK: true, Detail: okDetail(item, p, facts)}
+			if ms, ok := missing[item]; ok {
+				pv = healthcheck.Privilege{Name: item, Detail: ms.Why, Fix: ms.Fix}
+				delete(missing, item)
+			}
+			out = merge(out, pv)
+		}
+		if n.JVMCaps == 0 {
+			continue
+		}
+		// What is left are capabilities the JVM held: each missing one, or
+		// one line for all.
+		for _, ms := range unmet {
+			if _, left := missing[ms.What]; left {
+				out = merge(out, healthcheck.Privilege{Name: ms.What, Detail: ms.Why, Fix: ms.Fix})
+			}
+		}
+		if len(missing) == 0 {
+			out = merge(out, healthcheck.Privilege{Name: "capabilities of the JVM", OK: true,
+				Detail: "all it held at its checkpoint are in the effective set: " + strings.Join(engine.CapNames(n.JVMCaps), ", ")})
+		}
+	}
+	return out, notes
+}
+
+// merge adds p, or lets it replace a met need of the same name when it is
+// unmet (a need of both phases).
+func merge(ps []healthcheck.Privilege, p healthcheck.Privilege) []healthcheck.Privilege {
+	for i := range ps {
+		if ps[i].Name == p.Name {
+			if ps[i].OK && !p.OK {
+				ps[i] = p
+			}
+			return ps
+		}
+	}
+	return append(ps, p)
+}
+
+func okDetail(item string, p engine.Phase, f engine.Facts) string {
+	switch item {
+	case "seccomp":
+		return "no seccomp filter, as the " + string(p) + " needs"
+	case "ptrace":
+		if f.PtraceScope < 0 {
+			return "no Yama: ptrace is governed by capabilities alone"
+		}
+		return fmt.Sprintf("kernel.yama.ptrace_scope is %d: ptrace allowed", f.PtraceScope)
+	}
+	return fmt.Sprintf("in the effective set, as the %s needs (CapEff %016x)", p, f.CapEff)
+}
+
+func plannedPhases(dc healthcheck.DoctorConfig) []engine.Phase {
+	var ps []engine.Phase
+	if dc.Restore {
+		ps = append(ps, engine.PhaseRestore)
+	}
+	if dc.Checkpoint {
+		ps = append(ps, engine.PhaseCheckpoint)
+	}
+	return ps
 }

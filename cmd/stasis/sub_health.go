@@ -21,6 +21,12 @@ import (
 // command to run, so validate gets a stand-in and Command is cleared. extra
 // adds the subcommand's own flags; the arguments left are returned.
 func subConfig(name string, args []string, environ map[string]string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (Config, []string, int) {
+	return subConfigLenient(name, args, environ, stdout, stderr, extra, nil)
+}
+
+// subConfigLenient is subConfig that, with lenient set, hands a
+// configuration error back there instead of failing with exit 2.
+func subConfigLenient(name string, args []string, environ map[string]string, stdout, stderr io.Writer, extra func(*flag.FlagSet), lenient *error) (Config, []string, int) {
 	s, err := loadEnv(environ)
 	if err != nil {
 		fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
@@ -46,8 +52,12 @@ func subConfig(name string, args []string, environ map[string]string, stdout, st
 	}
 	cfg, err := validate(s, []string{"-"})
 	if err != nil {
-		fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
-		return Config{}, nil, 2
+		if lenient != nil {
+			*lenient = err // the doctor reports it and goes on
+		} else {
+			fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
+			return Config{}, nil, 2
+		}
 	}
 	cfg.Command = nil
 	return cfg, fs.Args(), -1

@@ -90,10 +90,15 @@ func CRIULaunchArgv(argv []string) []string {
 
 // CRIUDumpArgv dumps the tree rooted at pid. --shell-job: the JVM is not the
 // leader of a session of its own; --tcp-established and --file-locks: a
-// service holds both; the log is relative to DIR.
-func CRIUDumpArgv(criu string, pid int, dir, log string) []string {
-	return []string{criu, "dump", "-t", fmt.Sprint(pid), "-D", dir,
+// service holds both; the log is relative to DIR. unprivileged adds
+// --unprivileged, for containers without SYS_ADMIN (see Unprivileged).
+func CRIUDumpArgv(criu string, pid int, dir, log string, unprivileged bool) []string {
+	argv := []string{criu, "dump", "-t", fmt.Sprint(pid), "-D", dir,
 		"--shell-job", "--tcp-established", "--file-locks", "-v4", "-o", log}
+	if unprivileged {
+		argv = append(argv, "--unprivileged")
+	}
+	return argv
 }
 
 // CRIURestoreArgv restores detached (-d) as a sibling (--restore-sibling):
@@ -102,9 +107,10 @@ func CRIUDumpArgv(criu string, pid int, dir, log string) []string {
 // Everything criu writes goes to workDir (-W: its log, stats-restore; the
 // pidfile is in it too), so the image directory may be read-only and shared.
 // Each inherited pipe is one --inherit-fd.
-// unprivileged adds --unprivileged, for containers without CAP_NET_ADMIN:
-// there a privileged restore fails setting SO_SNDBUFFORCE on the JVM's
-// sockets (measured under Docker with --cap-add SYS_ADMIN and SYS_PTRACE).
+// unprivileged adds --unprivileged, for containers without what a
+// privileged restore needs (see Unprivileged): without CAP_NET_ADMIN, for
+// one, it fails setting SO_SNDBUFFORCE on the JVM's sockets (measured under
+// Docker with --cap-add SYS_ADMIN and SYS_PTRACE).
 func CRIURestoreArgv(criu, dir, workDir, pidfile, log string, inherit []InheritPipe, unprivileged bool) []string {
 	argv := []string{criu, "restore", "-D", dir, "-W", workDir,
 		"--shell-job", "--tcp-established", "--file-locks",

@@ -40,13 +40,15 @@ func TestArgv(t *testing.T) {
 			"java -XX:-UsePerfData Main"},
 		{"criu launch, not java", CRIULaunchArgv([]string{"/bin/sh", "-c", "loop"}),
 			"/bin/sh -c loop"},
-		{"criu dump", CRIUDumpArgv("/usr/sbin/criu", 1001, "/checkpoint", "dump.log"),
+		{"criu dump", CRIUDumpArgv("/usr/sbin/criu", 1001, "/checkpoint", "dump.log", false),
 			"/usr/sbin/criu dump -t 1001 -D /checkpoint --shell-job --tcp-established --file-locks -v4 -o dump.log"},
+		{"criu dump without SYS_ADMIN", CRIUDumpArgv("criu", 1001, "/c", "dump.log", true),
+			"criu dump -t 1001 -D /c --shell-job --tcp-established --file-locks -v4 -o dump.log --unprivileged"},
 		{"criu restore", CRIURestoreArgv("/usr/sbin/criu", "/checkpoint", "/run/stasis", "/run/stasis/restore.pid", "restore.log",
 			[]InheritPipe{{3, 4711}, {4, 4712}}, false),
 			"/usr/sbin/criu restore -D /checkpoint -W /run/stasis --shell-job --tcp-established --file-locks -d --restore-sibling --pidfile /run/stasis/restore.pid -v4 -o restore.log" +
 				" --inherit-fd fd[3]:pipe:[4711] --inherit-fd fd[4]:pipe:[4712]"},
-		{"criu restore without CAP_NET_ADMIN", CRIURestoreArgv("criu", "/c", "/s", "/p", "r.log", nil, true),
+		{"criu restore unprivileged", CRIURestoreArgv("criu", "/c", "/s", "/p", "r.log", nil, true),
 			"criu restore -D /c -W /s --shell-job --tcp-established --file-locks -d --restore-sibling --pidfile /p -v4 -o r.log --unprivileged"},
 	} {
 		if got := strings.Join(tc.got, " "); got != tc.want {

@@ -42,7 +42,8 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	}
 	j.Stdio.Pause()
 	logPath := filepath.Join(j.Dir, e.DumpLog())
-	err := runCRIU(ctx, j.Host, CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog()), logPath, DefaultLogLimit)
+	argv := CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog(), Unprivileged(PhaseCheckpoint, ReadFacts()))
+	err := runCRIU(ctx, j.Host, argv, logPath, DefaultLogLimit)
 	if err == nil {
 		if verr := dumpSucceeded(j.Dir); verr != nil {
 			err = fmt.Errorf("criu dump exited 0 but %w", verr)
@@ -156,7 +157,7 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	logPath := filepath.Join(j.WorkDir, logName)
 	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
 	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, !haveCap(capNetAdmin))
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, Unprivileged(PhaseRestore, ReadFacts()))
 	err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
 	// Only the restored JVM holds the write ends now: its exit brings EOF.
 	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {

@@ -54,6 +54,11 @@ type Manifest struct {
 	// stderr at checkpoint: a restore by criu hands new pipes in their place
 	// (--inherit-fd), so no stdio lives in the image directory.
 	StdioPipes *StdioPipes `json:"stdio_pipes,omitempty"`
+
+	// JVMCapabilities is the JVM's permitted capability set at checkpoint
+	// (names without CAP_): CRIU gives them back at restore, so a restoring
+	// container needs every one.
+	JVMCapabilities []string `json:"jvm_capabilities,omitempty"`
 }
 
 // StdioPipes names the JVM's stdout and stderr pipes as CRIU's image does:
