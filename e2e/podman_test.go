@@ -70,6 +70,13 @@ func removePodmanImages() {
 	if podmanShared.dir != "" {
 		os.RemoveAll(podmanShared.dir)
 	}
+	// The least-privilege fixture's, also when its test failed before its own cleanup was set.
+	if lpShared.image != "" {
+		exec.Command("podman", "rmi", "-f", lpShared.image).Run()
+	}
+	if lpShared.dir != "" {
+		os.RemoveAll(lpShared.dir)
+	}
 }
 
 func podmanSetup(t testing.TB) *podmanFixture {
