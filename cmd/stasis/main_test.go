@@ -37,6 +37,12 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if javaClasses != "" {
+		os.RemoveAll(javaClasses)
+	}
+	// The real JVMs of these tests run with the default STASIS_MIN_PID (1000)
+	// in namespaces of their own, and their attach files land in the shared /tmp.
+	removeStaleAttachFiles(1000, 1200)
 	os.Exit(code)
 }
 

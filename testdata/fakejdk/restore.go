@@ -43,6 +43,9 @@ func restoreMain(home string, f flavour, o options) int {
 		return code
 	}
 	b, err := os.ReadFile(pidfile)
+	// Read once: gone now, not at the deferred removal, which a launcher
+	// killed while it waits for the JVM never reaches.
+	os.RemoveAll(pidDir)
 	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || perr != nil {
 		fmt.Fprintf(os.Stderr, "Error: read restored pid from %s: %v %v\n", pidfile, err, perr)
