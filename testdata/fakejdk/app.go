@@ -19,11 +19,14 @@ import (
 type vm struct {
 	home      string
 	flavour   flavour
+	build     build
 	opts      options
 	start     time.Time
 	startTime string // /proc/self/stat starttime, to notice a restore
 
 	count         atomic.Int64
+	tick          atomic.Int64 // ticks printed so far
+	restored      bool         // a Warp restore: this process is the restored application
 	checkpointing atomic.Bool
 	attach        *attachListener
 	openFile      *os.File // FAKE_OPEN_FILE: a descriptor that blocks a CRaC checkpoint
@@ -56,7 +59,11 @@ func (v *vm) serve() int {
 		}
 		v.openFile = f
 	}
-	fmt.Printf("Started fake app in %d ms\n", time.Since(v.start).Milliseconds())
+	if v.restored {
+		fmt.Printf("Restored fake app (pid %d)\n", os.Getpid())
+	} else {
+		fmt.Printf("Started fake app in %d ms\n", time.Since(v.start).Milliseconds())
+	}
 	if err := v.startBackground(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -100,9 +107,11 @@ func (v *vm) startBackground() error {
 }
 
 func (v *vm) ticker(every time.Duration) {
-	for n := 1; ; n++ {
+	for {
 		time.Sleep(every)
-		fmt.Printf("tick %d\n", n)
+		v.mu.Lock()
+		fmt.Printf("tick %d\n", v.tick.Add(1))
+		v.mu.Unlock()
 	}
 }
 

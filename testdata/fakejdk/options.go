@@ -15,7 +15,9 @@ type options struct {
 	versionStdout bool   // --version: banner to stdout
 	checkpointTo  string // -XX:CRaCCheckpointTo
 	restoreFrom   string // -XX:CRaCRestoreFrom
-	engine        string // -XX:CRaCEngine, "criu" by default
+	engine        string // -XX:CRaCEngine; "" means the build's default
+	minPID        int    // -XX:CRaCMinPid
+	printFlags    bool   // -XX:+PrintFlagsFinal
 	engineOptions map[string]string
 	ignoredFDs    map[int]bool // -XX:CRaCIgnoredFileDescriptors
 	cpuFeatures   string       // -XX:CPUFeatures
@@ -37,7 +39,7 @@ var restoreSettable = map[string]bool{
 }
 
 func parseOptions(args []string) (options, error) {
-	o := options{engine: "criu", engineOptions: map[string]string{}, ignoredFDs: map[int]bool{}, props: map[string]string{}}
+	o := options{engineOptions: map[string]string{}, ignoredFDs: map[int]bool{}, props: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -87,6 +89,14 @@ func (o *options) vmOption(s string) error {
 		o.restoreFrom = value
 	case "CRaCEngine":
 		o.engine = value
+	case "CRaCMinPid":
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return fmt.Errorf("improperly specified VM option 'CRaCMinPid=%s'", value)
+		}
+		o.minPID = n
+	case "PrintFlagsFinal":
+		o.printFlags = name[0] == '+'
 	case "CRaCEngineOptions":
 		for _, kv := range strings.Split(value, ",") {
 			k, v, _ := strings.Cut(kv, "=")
