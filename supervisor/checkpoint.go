@@ -51,6 +51,8 @@ type checkpointRun struct {
 	// supervision runs in the background until the dump begins
 	detach   chan struct{}
 	detached chan struct{}
+	output   engine.Output // the JVM's own lines about its engine
+	dumped   int           // the PID the image restores, when not the launcher's
 	exited   chan struct{}
 	ws       unix.WaitStatus
 }
@@ -135,7 +137,7 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 
 func (ck *checkpointRun) openStdio(waiter *triggers.Waiter) (*stdio.Set, error) {
 	opt := stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr,
-		Tap: func(_, line string) { waiter.Feed(line) }}
+		Tap: func(_, line string) { waiter.Feed(line); ck.output.Feed(line) }}
 	if ck.eng.FIFOStdio() {
 		return stdio.FIFOs(ck.ph.Opt.Dir, opt)
 	}
@@ -230,8 +232,10 @@ func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 	}
 	s.log.Info("checkpointing", "pid", ck.jvm.Pid, "engine", ck.eng.Name())
 	start := time.Now()
-	err := ck.eng.Checkpoint(ctx, &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
-		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Log: s.log})
+	job := &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
+		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Output: &ck.output, Log: s.log}
+	err := ck.eng.Checkpoint(ctx, job)
+	ck.dumped = job.DumpedPID
 	return time.Since(start), err
 }
 
@@ -246,8 +250,12 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 	if len(files) == 0 {
 		return errors.New("the engine reported success but the image directory holds no image files")
 	}
+	pid := ck.jvm.Pid
+	if ck.dumped != 0 {
+		pid = ck.dumped // the JVM behind CRaC's CRaCMinPid wrapper
+	}
 	m := &image.Manifest{Format: image.Format, StasisVersion: ph.Version, Engine: ck.eng.Name(),
-		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
+		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: pid, Created: time.Now().UTC(),
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
 		ImageBytes: total, Files: files}

@@ -21,6 +21,7 @@ type Phases struct {
 	Engine            engine.Engine // nil in run mode, or when none could be chosen
 	EngineErr         error         // why this start cannot checkpoint (auto mode then starts cold)
 	EngineFromImage   bool          // STASIS_ENGINE=auto: at restore, the image's manifest names the engine
+	EngineWhy         string        // STASIS_ENGINE=auto: why this engine was chosen
 	Opt               engine.Options
 	Command           []string
 	Java              string // the java executable of Command, for restoring launchers
@@ -59,6 +60,9 @@ func (s *Supervisor) RunPhases(ctx context.Context, ph *Phases) error {
 		name = ph.Engine.Name()
 	}
 	s.State.Configure(ph.Mode, name, ph.Health)
+	if ph.EngineWhy != "" {
+		s.log.Info("engine chosen", "engine", name, "why", ph.EngineWhy)
+	}
 	s.manualWanted = ph.Spec.IsManual()
 	switch ph.Mode {
 	case "run":

@@ -25,7 +25,8 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	if err != nil {
 		return &RestoreError{Err: err}
 	}
-	set, err := restoreStdio(eng, ph.Opt.Dir)
+	out := &engine.Output{}
+	set, err := restoreStdio(eng, ph.Opt.Dir, out)
 	if err != nil {
 		return &RestoreError{Err: err}
 	}
@@ -33,7 +34,7 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	defer cancel()
 	opt := ph.Opt
 	p, err := eng.Restore(rctx, &engine.RestoreJob{Options: opt, Host: s, Java: ph.Java, PID: m.PID,
-		Stdio: set, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log})
+		Stdio: set, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log, Output: out})
 	if err != nil {
 		_ = set.Close(time.Second)
 		s.Cleanup()
@@ -91,8 +92,8 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 
 // restoreStdio opens the FIFOs before CRIU runs, so a reader exists when it
 // reconnects the restored JVM's writers; the crac launcher gets pipes.
-func restoreStdio(eng engine.Engine, dir string) (*stdio.Set, error) {
-	opt := stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr}
+func restoreStdio(eng engine.Engine, dir string, out *engine.Output) (*stdio.Set, error) {
+	opt := stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr, Tap: func(_, line string) { out.Feed(line) }}
 	if eng.FIFOStdio() {
 		return stdio.FIFOs(dir, opt)
 	}

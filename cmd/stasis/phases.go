@@ -20,7 +20,7 @@ import (
 func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, error) {
 	ph := &supervisor.Phases{
 		Mode: cfg.Mode, Command: cfg.Command, Spec: cfg.Spec,
-		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies},
+		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies, Command: cfg.Command},
 		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
 		ProbeInterval: cfg.ProbeInterval, GC: cfg.GCBeforeCheckpoint, MinPID: cfg.MinPID,
 		OnRestoreFailure: cfg.OnRestoreFailure, StateDir: cfg.StateDir, Version: version,
@@ -51,7 +51,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	name := cfg.Engine
 	ph.EngineFromImage = name == "auto"
 	if name == "auto" {
-		name, ph.EngineErr = engine.Detect(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
+		name, ph.EngineWhy, ph.EngineErr = engine.DetectWhy(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
 	}
 	if ph.EngineErr == nil {
 		ph.Engine = engine.New(name)

@@ -16,15 +16,15 @@ func TestArgv(t *testing.T) {
 		got  []string
 		want string
 	}{
-		{"crac launch", CRaCLaunchArgv(cmd, o, false),
-			"java -XX:CRaCCheckpointTo=/checkpoint -Djdk.crac.resource-policies=/app/policies.yaml -Xmx256m -jar /app/app.jar"},
-		{"crac launch, no policies", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, false),
+		{"crac launch", CRaCLaunchArgv(cmd, o, "-XX:CRaCEngine=criuengine"),
+			"java -XX:CRaCCheckpointTo=/checkpoint -XX:CRaCEngine=criuengine -Djdk.crac.resource-policies=/app/policies.yaml -Xmx256m -jar /app/app.jar"},
+		{"crac launch, the user's engine, no policies", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, ""),
 			"java -XX:CRaCCheckpointTo=/c -Xmx256m -jar /app/app.jar"},
-		{"warp launch", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, true),
+		{"warp launch", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, "-XX:CRaCEngine=warp"),
 			"java -XX:CRaCCheckpointTo=/c -XX:CRaCEngine=warp -Xmx256m -jar /app/app.jar"},
-		{"crac restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", false),
-			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint"},
-		{"warp restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", true),
+		{"crac restore with the user's engine options", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", "-XX:CRaCEngine=criuengine", "-XX:CRaCEngineOptions=args=-v4"),
+			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint -XX:CRaCEngine=criuengine -XX:CRaCEngineOptions=args=-v4"},
+		{"warp restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", "-XX:CRaCEngine=warp"),
 			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint -XX:CRaCEngine=warp"},
 		{"openj9 launch", OpenJ9LaunchArgv(cmd, o),
 			"java -XX:+EnableCRIUSupport -Dstasis.imageDir=/checkpoint -Xmx256m -jar /app/app.jar"},
@@ -105,5 +105,25 @@ func TestParseFreeRatios(t *testing.T) {
 	}
 	if _, _, err := parseFreeRatios("[Global flags]\n"); err == nil {
 		t.Fatal("no flags must be an error")
+	}
+}
+
+// TestParseFlags: the engine flag's spelling and default from
+// -XX:+PrintFlagsFinal, and the pin that makes the JDK use CRIU.
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct{ out, flag, def, pin string }{
+		{"    ccstr CRaCEngine                               = criuengine                                {product} {default}\n", "CRaCEngine", "criuengine", "-XX:CRaCEngine=criuengine"},
+		{"    ccstr CRaCEngine                               = warp                                      {product} {default}\n", "CRaCEngine", "warp", "-XX:CRaCEngine=criuengine"},
+		{"    ccstr CREngine                                 = criuengine                                {product} {default}\n", "CREngine", "criuengine", "-XX:CREngine=criuengine"},
+		{"     bool UsePerfData                              = true                                      {product} {default}\n", "", "", ""},
+	} {
+		f := ParseFlags(tc.out)
+		if f.EngineFlag != tc.flag || f.DefaultEngine != tc.def || f.criuEnginePin() != tc.pin {
+			t.Errorf("ParseFlags(%q) = %+v pin %q, want %s=%s pin %q", tc.out, f, f.criuEnginePin(), tc.flag, tc.def, tc.pin)
+		}
+	}
+	eng, opts := userEngineFlags([]string{"java", "-cp", "x", "-XX:CRaCEngine=warp", "-XX:CRaCEngineOptions=args=-v4", "Main", "-XX:CRaCEngine=no"})
+	if eng != "-XX:CRaCEngine=warp" || len(opts) != 1 {
+		t.Errorf("userEngineFlags = %q %q", eng, opts)
 	}
 }

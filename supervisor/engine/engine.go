@@ -3,7 +3,7 @@
 // and criu (stasis runs CRIU itself, for any HotSpot JDK). Each knows its
 // runtime's flags, how a checkpoint is triggered and judged complete, and how
 // a restore is started and which process is then the application. The facts
-// behind each choice are in RUNTIMES.md.
+// behind each choice, with their sources, are in docs/runtimes.md.
 //
 // Command lines are built by pure functions (argv.go) checked by table tests.
 // It must not import supervisor: the supervisor passes a Host.
@@ -56,6 +56,9 @@ type Options struct {
 	Dir              string // the image directory
 	CRIU             string // the criu binary (criu and openj9 engines)
 	ResourcePolicies string // crac: -Djdk.crac.resource-policies
+	// Command is the user's command: crac passes its -XX:CRaCEngineOptions
+	// on to the restore, where they apply too.
+	Command []string
 }
 
 // CheckpointJob is one checkpoint of a running JVM.
@@ -68,7 +71,12 @@ type CheckpointJob struct {
 	// AppTriggered: the application checkpoints itself (STASIS_CHECKPOINT_ON=app);
 	// stasis only waits for the outcome and judges it.
 	AppTriggered bool
-	Log          *slog.Logger
+	// Output holds the JVM's own lines about its engine (fed by stdio).
+	Output *Output
+	// DumpedPID is set by the engine when the process it dumped is not JVM
+	// itself (CRaC's CRaCMinPid wrapper): the PID the image restores.
+	DumpedPID int
+	Log       *slog.Logger
 }
 
 // RestoreJob is one restore.
@@ -81,6 +89,7 @@ type RestoreJob struct {
 	PIDFile  string // where criu writes the restored root's PID
 	Log      *slog.Logger
 	LogLimit int64 // kill a CRIU whose log grows past this (a damaged image can loop)
+	Output   *Output
 }
 
 // New returns the engine by name (not "auto": see Detect).
