@@ -17,11 +17,11 @@ type Output struct {
 
 // outputMarkers are the phrases of the runtimes' own messages.
 var outputMarkers = []string{
-	"CRaC engine failed",          // crac.cpp checkpoint_restore: the engine failed, the JVM runs on
-	"Restore cannot continue",     // crac.cpp VM_Crac::doit: the JVM exits 1
-	"criuengine",                  // the engine's own messages (LOG prefix)
-	"Cannot find CRIU",            // criuengine::get_criu
-	"warp: ",                      // Warp's success and failure lines
+	"CRaC engine failed",           // crac.cpp checkpoint_restore: the engine failed, the JVM runs on
+	"Restore cannot continue",      // crac.cpp VM_Crac::doit: the JVM exits 1
+	"criuengine",                   // the engine's own messages (LOG prefix)
+	"Cannot find CRIU",             // criuengine::get_criu
+	"warp: ",                       // Warp's success and failure lines
 	"missing features of this CPU", // CRaC's CPU check at restore
 }
 
