@@ -31,8 +31,15 @@ var fakeStdio = [3]string{"crac_fake_stdin", "crac_fake_stdout", "crac_fake_stde
 // cracCheckpoint is what follows the JDK.checkpoint reply, which CRaC sends
 // before the engine runs (openjdk/crac src/hotspot/share/runtime/crac.cpp,
 // VM_Crac::doit: report_ok_to_jcmd_if_any(), then checkpoint_restore()).
+//
+// The checkpoint runs at a safepoint (VM_Crac is a VM operation), so no Java
+// thread runs from here until the engine returns after the restore: the
+// double holds the application's lock (its ticker) for that long, and a
+// restored ticker writes only after fds 0-2 were handed over.
 func (v *vm) cracCheckpoint(dir string) {
 	defer v.checkpointing.Store(false)
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	engine := v.opts.engine
 	if engine == "" {
 		engine = v.build.defaultEngine

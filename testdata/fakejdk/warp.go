@@ -28,11 +28,10 @@ type warpState struct {
 }
 
 func (v *vm) warpCheckpoint(dir string) {
-	v.mu.Lock() // the ticker stops here: nothing is printed after the image
+	// The caller holds v.mu (the safepoint): nothing is printed after the image.
 	st := warpState{Props: v.opts.props, Count: v.count.Load(), Tick: v.tick.Load()}
 	data, _ := json.Marshal(st)
 	if err := os.WriteFile(filepath.Join(dir, warpCore), data, 0o644); err != nil {
-		v.mu.Unlock()
 		fmt.Fprintf(os.Stderr, "warp: Checkpoint failed: %v\n", err)
 		v.engineFailed(dir)
 		return
