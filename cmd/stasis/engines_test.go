@@ -437,22 +437,59 @@ func waitFileExists(t testing.TB, r *stasisRun, path string, limit time.Duration
 }
 
 // TestEnginesCRaCCheckpointFailures: the JVM answers JDK.checkpoint before
-// its engine runs, so stasis must judge the dump itself; and a JVM that
-// refuses the checkpoint says why in its reply.
+// its engine runs, so stasis judges the outcome itself, and fails within
+// seconds (not STASIS_CHECKPOINT_TIMEOUT) quoting the JVM's own line: a
+// current build exits 1 when CRIU fails ("Restore cannot continue"), a
+// legacy one runs on with CRIU's dump4.log, an engine that finds no criu
+// fails before CRIU could open a log, and a JVM that refuses the checkpoint
+// says why in its reply.
 func TestEnginesCRaCCheckpointFailures(t *testing.T) {
-	f := newFakeService(t, "crac", "crac")
-	t.Run("dump fails after the attach reply: exit 3 with dump4.log", func(t *testing.T) {
-		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+	fast := func(t *testing.T, r *stasisRun, started time.Time) {
+		t.Helper()
 		if code := r.wait(t, 3*time.Minute); code != 3 {
 			t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
 		}
+		if d := time.Since(started); d > time.Minute {
+			t.Fatalf("stasis took %s: it waited for the checkpoint timeout", d)
+		}
+	}
+	t.Run("current build: CRIU fails after the reply, the JVM exits 1", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
+		started := time.Now()
+		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, started)
+		if errs := r.stderr.String(); !strings.Contains(errs, "Restore cannot continue, VM will exit.") || !strings.Contains(errs, "exit status 1") {
+			t.Fatalf("stasis does not quote the JVM's line and status:\n%s", errs)
+		}
+		f.noManifest(t)
+	})
+	t.Run("legacy build: CRIU fails after the reply, the JVM runs on", func(t *testing.T) {
+		f := newFakeService(t, "crac-legacy", "crac")
+		started := time.Now()
+		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, started)
 		errs := r.stderr.String()
-		if !strings.Contains(errs, "the dump failed") || !strings.Contains(errs, "last lines of dump4.log") {
+		if !strings.Contains(errs, "failed") || !strings.Contains(errs, "last lines of dump4.log") {
 			t.Fatalf("stasis does not say the dump failed with the tail of dump4.log:\n%s", errs)
 		}
 		f.noManifest(t)
 	})
+	t.Run("no criu: the engine fails before CRIU opens its log", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
+		f.path = "/usr/bin:/bin"
+		started := time.Now()
+		r := f.start(t, nil, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, started)
+		if errs := r.stderr.String(); !strings.Contains(errs, "CRaC engine failed to checkpoint") || !strings.Contains(errs, "Cannot find CRIU") {
+			t.Fatalf("stasis does not quote the JVM's engine failure:\n%s", errs)
+		}
+		if _, err := os.Stat(filepath.Join(f.dir, "dump4.log")); err == nil {
+			t.Fatal("a dump4.log exists: CRIU ran")
+		}
+		f.noManifest(t)
+	})
 	t.Run("refused checkpoint: exit 3 with the JVM's exception", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
 		open := filepath.Join(t.TempDir(), "held-open")
 		if err := os.WriteFile(open, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
@@ -466,6 +503,31 @@ func TestEnginesCRaCCheckpointFailures(t *testing.T) {
 		}
 		f.noManifest(t)
 	})
+}
+
+// TestEnginesCRaCMinPidWrapper: with -XX:CRaCMinPid above the launcher's
+// PID, CRaC's launcher stays behind as a wrapper and the JVM is its child:
+// stasis attaches to the JVM, records its PID, and restores it.
+func TestEnginesCRaCMinPidWrapper(t *testing.T) {
+	f := newFakeService(t, "crac", "crac")
+	min := f.minPID + 3000
+	f.command = append([]string{f.java, "-XX:CRaCMinPid=" + strconv.Itoa(min)}, f.command[1:]...)
+	ck, count := f.checkpoint(t)
+	_, pid := f.manifest(t)
+	if pid <= min {
+		t.Fatalf("manifest pid %d, want the JVM's, above CRaCMinPid=%d (not the wrapper's)\nstderr: %s", pid, min, ck.stderr.String())
+	}
+	r := f.start(t, nil)
+	if got := f.get(t, r, f.url("/count"), 30*time.Second); got != strconv.Itoa(count+1) {
+		t.Fatalf("after restore GET /count = %s, want %d", got, count+1)
+	}
+	if got := f.get(t, r, f.url("/pid"), 10*time.Second); got != strconv.Itoa(pid) {
+		t.Fatalf("restored JVM has pid %s, want %d", got, pid)
+	}
+	syscall.Kill(r.hostPID, syscall.SIGTERM)
+	if code := r.wait(t, time.Minute); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143\nstderr: %s", code, r.stderr.String())
+	}
 }
 
 // TestEnginesOpenJ9NeedsAppTrigger: stasis cannot ask OpenJ9 to checkpoint

@@ -217,15 +217,26 @@ func awaitJVMEnd(ctx context.Context, j *CheckpointJob, logPath string) error {
 				return withTail(fmt.Errorf("the JVM's checkpoint engine failed and the JVM runs on: %s%s", line, quoted(j.Output)), logPath, 10)
 			}
 			if msg := logError(logPath); msg != "" {
-				return withTail(fmt.Errorf("the dump failed and the JVM keeps running: %s", msg), logPath, 10)
+				return withTail(dumpFailed(j, msg), logPath, 10)
 			}
 		}
 	}
 	ws := j.JVM.Status()
 	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		return withTail(fmt.Errorf("the JVM %s instead of being killed by its dump (status 137)%s", reaper.Describe(ws), quoted(j.Output)), logPath, 10)
+		return withTail(fmt.Errorf("the JVM ended (%s) instead of being killed by its dump (status 137)%s", reaper.Describe(ws), quoted(j.Output)), logPath, 10)
 	}
 	return nil
+}
+
+// dumpFailed words a failed dump: a current CRaC JVM exits 1 right after
+// ("Restore cannot continue"), a legacy one and OpenJ9 run on.
+func dumpFailed(j *CheckpointJob, msg string) error {
+	select {
+	case <-j.JVM.Done():
+		return fmt.Errorf("the dump failed (%s) and the JVM ended (%s)%s", msg, reaper.Describe(j.JVM.Status()), quoted(j.Output))
+	case <-time.After(time.Second):
+		return fmt.Errorf("the dump failed and the JVM keeps running: %s", msg)
+	}
 }
 
 // awaitNoChildren waits for the dump's helpers: the engine forks twice to
