@@ -106,7 +106,7 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if ck.eng.PreservesPIDs() {
+	if ck.eng.Facts().PreservesPIDs {
 		m, err := pidspace.Advance(ph.MinPID, s.log)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("move the next pid past STASIS_MIN_PID=%d: %w", ph.MinPID, err)
@@ -127,7 +127,7 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	s.log.Info("launched for checkpoint", "pid", ck.jvm.Pid, "engine", ck.eng.Name(), "image_dir", ph.Opt.Dir)
 	s.State.update(func(st *Status) { st.PID = ck.jvm.Pid })
 	ck.superviseInBackground()
-	if ck.eng.PreservesPIDs() {
+	if ck.eng.Facts().PreservesPIDs {
 		if err := pidspace.CheckAbove(ck.jvm.Pid, ph.MinPID); err != nil {
 			return launched, err
 		}

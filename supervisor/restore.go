@@ -75,7 +75,7 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	if err := m.Verify(ph.Opt.Dir); err != nil {
 		return nil, nil, err
 	}
-	if eng.PreservesPIDs() {
+	if eng.Facts().PreservesPIDs {
 		free, who, err := pidspace.Holder(m.PID)
 		if err != nil {
 			return nil, nil, err
@@ -84,7 +84,7 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 			return nil, nil, fmt.Errorf("the JVM's pid %d is taken: %s", m.PID, who)
 		}
 	}
-	if eng.FIFOStdio() && ph.Opt.CRIU == "" {
+	if eng.Facts().CRIU == engine.CRIUByStasis && ph.Opt.CRIU == "" {
 		return nil, nil, errors.New("no criu found (set STASIS_CRIU)")
 	}
 	return eng, m, nil

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 	"log/slog"
 
 	"golang.org/x/sys/unix"
@@ -55,15 +55,15 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	}
 	if ph.EngineErr == nil {
 		ph.Engine = engine.New(name)
-		if name == "criu" || name == "openj9" {
+		if ph.Engine != nil && ph.Engine.Facts().CRIU == engine.CRIUByStasis {
 			ph.EngineErr = criuErr
 		}
 	}
 	if ph.EngineErr == nil && ph.Engine != nil {
 		_, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
 	}
-	if ph.EngineErr == nil && name == "criu" && cfg.Spec.IsApp() {
-		ph.EngineErr = errors.New("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the criu engine")
+	if ph.EngineErr == nil && ph.Engine != nil && !ph.Engine.Facts().AppTrigger && cfg.Spec.IsApp() {
+		ph.EngineErr = fmt.Errorf("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the %s engine", name)
 	}
 	if ph.EngineErr != nil && cfg.Mode == "checkpoint" {
 		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}

@@ -66,14 +66,14 @@ func takeJSONFlag(args []string) ([]string, bool) {
 func hereFor(cfg Config, dir string, environ map[string]string) image.Here {
 	return image.Here{
 		CRIU: func(name string) (string, error) {
-			if name == "warp" {
-				return "", nil // Warp needs no criu
+			if f, _ := engine.FactsOf(name); f.CRIU == engine.CRIUNone {
+				return "", nil // e.g. Warp needs no criu
 			}
 			return engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], jdkHomeOfImage(dir))
 		},
 		PreservesPIDs: func(name string) bool {
-			e := engine.New(name)
-			return e != nil && e.PreservesPIDs()
+			f, _ := engine.FactsOf(name)
+			return f.PreservesPIDs
 		},
 		PIDHolder: pidspace.Holder,
 	}

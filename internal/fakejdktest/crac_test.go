@@ -31,7 +31,7 @@ func checkpointRestore(t *testing.T, flavour string) {
 	home := Layout(t, flavour)
 	port, base := freePort(t), PIDBase()
 	img, nspid := checkpointedImage(t, home, port, base)
-	for _, f := range []string{"dump4.log", "engine", "inventory.img", "pstree.img", "stats-dump"} {
+	for _, f := range []string{"dump4.log", "engine", "inventory.img", "pstree.img", "stats-dump", "perfdata"} {
 		if _, err := os.Stat(filepath.Join(img, f)); err != nil {
 			t.Errorf("image lacks %s: %v", f, err)
 		}
@@ -58,6 +58,22 @@ func checkpointRestore(t *testing.T, flavour string) {
 		return ns
 	}
 
+	t.Run("perfdata: in the image, and let go by the restored JVM", func(t *testing.T) {
+		perf := filepath.Join(img, "perfdata")
+		before := readFile(t, perf)
+		ns := restore()
+		jvm := jvmHostPID(t, ns, nspid)
+		waitFor(t, "the restored JVM to remap its PerfData to /tmp", 5*time.Second, func() bool {
+			maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", jvm))
+			return !strings.Contains(string(maps), perf) && strings.Contains(string(maps), "/tmp/hsperfdata_")
+		})
+		time.Sleep(200 * time.Millisecond) // ticks go on, into /tmp
+		if readFile(t, perf) != before {
+			t.Errorf("the restored JVM changed %s", perf)
+		}
+		syscall.Kill(ns.ChildPID(t), syscall.SIGTERM)
+		ns.Wait(t, 10*time.Second)
+	})
 	t.Run("the launcher becomes criu, then restorewait, the JVM its child", func(t *testing.T) {
 		ns := restore()
 		launcher := ns.ChildPID(t)
@@ -259,3 +275,4 @@ func catches(pid int, sig syscall.Signal) bool {
 	}
 	return false
 }
+

@@ -28,8 +28,23 @@ func (e *CRaC) Name() string {
 	return "crac"
 }
 
-// Warp does not keep PIDs or thread IDs.
-func (e *CRaC) PreservesPIDs() bool { return !e.Warp }
+// Facts: the CRaC JVM runs CRIU itself (criuengine.cpp), with
+// --unprivileged since CRIU 4 (CHECKPOINT_RESTORE and SYS_PTRACE to dump,
+// CHECKPOINT_RESTORE to restore), checks the CPU's features itself
+// (--cpu-cap=none, image constraints), hands settings over through /dev/shm,
+// and maps DIR/perfdata MAP_SHARED (perfMemory_linux.cpp). Warp runs no
+// CRIU, needs no privileges and does not keep PIDs or thread IDs.
+func (e *CRaC) Facts() Facts {
+	f := Facts{AppTrigger: true, RestoreShm: true}
+	if e.Warp {
+		return f
+	}
+	f.CRIU, f.PreservesPIDs = CRIUByJVM, true
+	f.CheckpointCaps = []int{CapCheckpointRestore, CapSysPtrace}
+	f.RestoreCaps = []int{CapCheckpointRestore}
+	f.SizeOnly = []string{"perfdata"}
+	return f
+}
 
 // The restoring `java -XX:CRaCRestoreFrom` hands its own fds 0-2 to the
 // restored JVM, so pipes from stasis are the right stdio.

@@ -20,11 +20,19 @@ import (
 // own child.
 type CRIU struct{}
 
-func (*CRIU) Name() string        { return "criu" }
-func (*CRIU) PreservesPIDs() bool { return true }
-func (*CRIU) FIFOStdio() bool     { return true }
-func (*CRIU) DumpLog() string     { return "dump.log" }
-func (*CRIU) RestoreLog() string  { return "restore.log" }
+func (*CRIU) Name() string       { return "criu" }
+func (*CRIU) FIFOStdio() bool    { return true }
+func (*CRIU) DumpLog() string    { return "dump.log" }
+func (*CRIU) RestoreLog() string { return "restore.log" }
+
+// Facts: stasis runs CRIU for both phases, so an external trigger is the
+// only one (the JVM cannot checkpoint itself), and nothing in a plain JDK
+// checks the CPU's features at restore.
+func (*CRIU) Facts() Facts {
+	return Facts{CRIU: CRIUByStasis, PreservesPIDs: true, CPUBound: true,
+		CheckpointCaps: []int{CapCheckpointRestore, CapSysPtrace},
+		RestoreCaps:    []int{CapCheckpointRestore}}
+}
 
 func (*CRIU) LaunchArgv(command []string, _ Options) ([]string, error) {
 	return CRIULaunchArgv(command), nil

@@ -30,9 +30,8 @@ type Host interface {
 // An Engine is one checkpoint runtime.
 type Engine interface {
 	Name() string
-	// PreservesPIDs: the restored JVM has its checkpoint-time PID, which must
-	// be free (every engine but warp).
-	PreservesPIDs() bool
+	// Facts are the engine's answers to the rest of stasis (facts.go).
+	Facts() Facts
 	// FIFOStdio: CRIU itself restores the JVM, so its stdout and stderr must
 	// be FIFOs in the image directory; otherwise plain pipes.
 	FIFOStdio() bool
@@ -90,21 +89,6 @@ type RestoreJob struct {
 	Log      *slog.Logger
 	LogLimit int64 // kill a CRIU whose log grows past this (a damaged image can loop)
 	Output   *Output
-}
-
-// New returns the engine by name (not "auto": see Detect).
-func New(name string) Engine {
-	switch name {
-	case "crac":
-		return &CRaC{}
-	case "warp":
-		return &CRaC{Warp: true}
-	case "openj9":
-		return &OpenJ9{}
-	case "criu":
-		return &CRIU{}
-	}
-	return nil
 }
 
 // dumpWait bounds how long the JVM may take to die once its image is written

@@ -18,11 +18,18 @@ import (
 // 0 whatever the application does, which would lose its exit status.
 type OpenJ9 struct{}
 
-func (*OpenJ9) Name() string        { return "openj9" }
-func (*OpenJ9) PreservesPIDs() bool { return true }
-func (*OpenJ9) FIFOStdio() bool     { return true }
-func (*OpenJ9) DumpLog() string     { return "criu.log" }
-func (*OpenJ9) RestoreLog() string  { return "restore.log" }
+func (*OpenJ9) Name() string       { return "openj9" }
+func (*OpenJ9) FIFOStdio() bool    { return true }
+func (*OpenJ9) DumpLog() string    { return "criu.log" }
+func (*OpenJ9) RestoreLog() string { return "restore.log" }
+
+// Facts: the application checkpoints itself with libcriu; stasis restores
+// with criu. The capabilities are those the doctor asked for until now.
+func (*OpenJ9) Facts() Facts {
+	return Facts{CRIU: CRIUByStasis, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
+		CheckpointCaps: []int{CapCheckpointRestore, CapSetpcap, CapSysPtrace},
+		RestoreCaps:    []int{CapCheckpointRestore, CapSetpcap}}
+}
 
 func (e *OpenJ9) LaunchArgv(command []string, o Options) ([]string, error) {
 	if err := requireJava(e.Name(), command); err != nil {

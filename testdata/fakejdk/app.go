@@ -27,6 +27,7 @@ type vm struct {
 	count         atomic.Int64
 	tick          atomic.Int64 // ticks printed so far
 	restored      bool         // a Warp restore: this process is the restored application
+	perf          *perfMemory  // crac: HotSpot's PerfData region (perfdata.go)
 	checkpointing atomic.Bool
 	attach        *attachListener
 	openFile      *os.File // FAKE_OPEN_FILE: a descriptor that blocks a CRaC checkpoint
@@ -110,12 +111,15 @@ func (v *vm) ticker(every time.Duration) {
 	for {
 		time.Sleep(every)
 		v.mu.Lock()
-		fmt.Printf("tick %d\n", v.tick.Add(1))
+		n := v.tick.Add(1)
+		v.perf.setTicks(n)
+		fmt.Printf("tick %d\n", n)
 		v.mu.Unlock()
 	}
 }
 
 func (v *vm) exit(code int) {
+	v.perf.remove()
 	if v.flavour == openj9 {
 		os.RemoveAll(openJ9AttachDir())
 	} else if v.attach != nil {

@@ -55,10 +55,16 @@ func (v *vm) cracCheckpoint(dir string) {
 		return
 	}
 	v.writeCPUFeatures(dir)
+	if err := v.perf.checkpoint(dir); err != nil {
+		fmt.Println(err)
+		v.engineFailed(dir)
+		return
+	}
 	criu, err := v.findCRIU()
 	if err != nil {
 		// The engine fails before CRIU runs, so CRIU never opens dump4.log.
 		fmt.Fprintln(os.Stderr, err)
+		v.perf.checkpointFailed()
 		v.engineFailed(dir)
 		return
 	}
@@ -71,6 +77,7 @@ func (v *vm) cracCheckpoint(dir string) {
 	defer signal.Stop(kick)
 	if err := startDumper(criu, v.dumpArgs(dir, "dump4.log"), dir, []string{kickEnv + "=" + strconv.Itoa(os.Getpid())}); err != nil {
 		fmt.Fprintln(os.Stderr, "criuengine:", err)
+		v.perf.checkpointFailed()
 		v.engineFailed(dir)
 		return
 	}
@@ -103,6 +110,7 @@ func (v *vm) dumpFailed(dir string, fakes [3]int) {
 		}
 	}
 	if v.build.legacy {
+		v.perf.checkpointFailed()
 		printLogErrors(filepath.Join(dir, "dump4.log"))
 		v.engineFailed(dir)
 		return
@@ -196,6 +204,7 @@ func (v *vm) afterCRaCRestore(fakes [3]int) {
 		}
 		unix.Close(fd)
 	}
+	v.perf.restored()
 	v.afterRestore()
 }
 

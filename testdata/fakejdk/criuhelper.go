@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -32,6 +33,23 @@ func runCRIUHelper(args []string) int {
 	return 1
 }
 
+// helperSignals is registered in init, as early as a Go program can: the
+// real restorewait (C) has its handlers from its first instruction, while
+// the Go runtime installs its own at start-up and would let a SIGTERM that
+// arrives before Notify end the process. The window left is the runtime's
+// start-up, microseconds.
+var helperSignals chan os.Signal
+
+func init() {
+	switch filepath.Base(os.Args[0]) {
+	case "criuhelper", "criuengine":
+		if len(os.Args) > 1 && os.Args[1] == "restorewait" {
+			helperSignals = make(chan os.Signal, 32)
+			signal.Notify(helperSignals, forwardedSignals()...)
+		}
+	}
+}
+
 // postResume kicks the restored JVM (CRTOOLS_INIT_PID) with RESTORE_SIGNAL
 // (criuengine.cpp post_resume, kickjvm).
 func postResume() int {
@@ -57,8 +75,7 @@ func restoreWaitHelper() int {
 		fmt.Fprintln(os.Stderr, "no CRTOOLS_INIT_PID: signals may not be delivered")
 		pid = -1
 	}
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwardedSignals()...)
+	sigs := helperSignals
 	// CRIU execs this with signals blocked; restorewait unblocks them all.
 	unblockAll()
 	go func() {

@@ -79,6 +79,12 @@ func run(args []string) int {
 			return vmCreateError(err.Error())
 		}
 	}
+	if f == crac && o.checkpointTo != "" {
+		var err error
+		if v.perf, err = newPerfMemory(o); err != nil {
+			return vmCreateError(err.Error())
+		}
+	}
 	v.attach = newAttachListener(v)
 	return v.serve()
 }

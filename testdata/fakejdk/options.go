@@ -18,6 +18,8 @@ type options struct {
 	engine        string // -XX:CRaCEngine; "" means the build's default
 	minPID        int    // -XX:CRaCMinPid
 	printFlags    bool   // -XX:+PrintFlagsFinal
+	vmFlags       map[string]bool // -XX:+Name
+	vmFlagOff     map[string]bool // -XX:-Name
 	engineOptions map[string]string
 	ignoredFDs    map[int]bool // -XX:CRaCIgnoredFileDescriptors
 	cpuFeatures   string       // -XX:CPUFeatures
@@ -39,7 +41,7 @@ var restoreSettable = map[string]bool{
 }
 
 func parseOptions(args []string) (options, error) {
-	o := options{engineOptions: map[string]string{}, ignoredFDs: map[int]bool{}, props: map[string]string{}}
+	o := options{vmFlags: map[string]bool{}, vmFlagOff: map[string]bool{}, engineOptions: map[string]string{}, ignoredFDs: map[int]bool{}, props: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -81,6 +83,13 @@ func (o *options) vmOption(s string) error {
 	}
 	if !restoreSettable[flag] {
 		o.notSettable = append(o.notSettable, flag)
+	}
+	if flag != name {
+		if name[0] == '+' {
+			o.vmFlags[flag] = true
+		} else {
+			o.vmFlagOff[flag] = true
+		}
 	}
 	switch flag {
 	case "CRaCCheckpointTo":
