@@ -275,4 +275,3 @@ func catches(pid int, sig syscall.Signal) bool {
 	}
 	return false
 }
-

@@ -11,13 +11,13 @@ import (
 // parse is pure so that its rules (what is restore-settable, what a flag
 // means) read in one place.
 type options struct {
-	version       bool   // -version: banner to stderr
-	versionStdout bool   // --version: banner to stdout
-	checkpointTo  string // -XX:CRaCCheckpointTo
-	restoreFrom   string // -XX:CRaCRestoreFrom
-	engine        string // -XX:CRaCEngine; "" means the build's default
-	minPID        int    // -XX:CRaCMinPid
-	printFlags    bool   // -XX:+PrintFlagsFinal
+	version       bool            // -version: banner to stderr
+	versionStdout bool            // --version: banner to stdout
+	checkpointTo  string          // -XX:CRaCCheckpointTo
+	restoreFrom   string          // -XX:CRaCRestoreFrom
+	engine        string          // -XX:CRaCEngine; "" means the build's default
+	minPID        int             // -XX:CRaCMinPid
+	printFlags    bool            // -XX:+PrintFlagsFinal
 	vmFlags       map[string]bool // -XX:+Name
 	vmFlagOff     map[string]bool // -XX:-Name
 	engineOptions map[string]string
