@@ -259,6 +259,11 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
 		ImageBytes: total, Files: files}
+	if cpu, err := image.HostCPU(); err != nil {
+		ck.s.log.Warn("the image records no CPU features", "err", err)
+	} else {
+		m.CPU = &cpu
+	}
 	if err := image.Write(ph.Opt.Dir, m); err != nil {
 		return err
 	}

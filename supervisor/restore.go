@@ -72,6 +72,18 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	if err := m.Matches(eng.Name(), ph.Command); err != nil {
 		return nil, nil, err
 	}
+	if eng.Facts().CPUBound {
+		// The runtime does not compare CPU features (CRaC does, with
+		// --cpu-cap=none and its own check): a JIT's code for a missing
+		// feature would crash later with SIGILL.
+		host, err := image.HostCPU()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := m.CheckCPU(host); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := m.Verify(ph.Opt.Dir); err != nil {
 		return nil, nil, err
 	}

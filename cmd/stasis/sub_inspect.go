@@ -76,6 +76,11 @@ func hereFor(cfg Config, dir string, environ map[string]string) image.Here {
 			return f.PreservesPIDs
 		},
 		PIDHolder: pidspace.Holder,
+		CPUBound: func(name string) bool {
+			f, _ := engine.FactsOf(name)
+			return f.CPUBound
+		},
+		HostCPU: image.HostCPU,
 	}
 }
 

@@ -31,9 +31,15 @@ func (e *CRaC) Name() string {
 // Facts: the CRaC JVM runs CRIU itself (criuengine.cpp), with
 // --unprivileged since CRIU 4 (CHECKPOINT_RESTORE and SYS_PTRACE to dump,
 // CHECKPOINT_RESTORE to restore), checks the CPU's features itself
-// (--cpu-cap=none, image constraints), hands settings over through /dev/shm,
-// and maps DIR/perfdata MAP_SHARED (perfMemory_linux.cpp). Warp runs no
-// CRIU, needs no privileges and does not keep PIDs or thread IDs.
+// (--cpu-cap=none, image constraints) and hands settings over through
+// /dev/shm. DIR/perfdata, which CRaC maps MAP_SHARED, keeps its full
+// checksum: the JVM writes it only before the dump (PerfMemoryLinux::
+// checkpoint) and remaps its counters to a new /tmp/hsperfdata file right
+// after a restore (PerfMemoryLinux::restore), before Java code runs, so a
+// restore does not change it (openjdk/crac
+// src/hotspot/os/linux/perfMemory_linux.cpp; the second and third restores
+// of one image are tested). Warp runs no CRIU, needs no privileges and does
+// not keep PIDs or thread IDs.
 func (e *CRaC) Facts() Facts {
 	f := Facts{AppTrigger: true, RestoreShm: true}
 	if e.Warp {
@@ -42,7 +48,6 @@ func (e *CRaC) Facts() Facts {
 	f.CRIU, f.PreservesPIDs = CRIUByJVM, true
 	f.CheckpointCaps = []int{CapCheckpointRestore, CapSysPtrace}
 	f.RestoreCaps = []int{CapCheckpointRestore}
-	f.SizeOnly = []string{"perfdata"}
 	return f
 }
 

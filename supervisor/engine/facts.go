@@ -21,9 +21,6 @@ type Facts struct {
 	// RestoreShm: the restoring launcher hands settings to the restored JVM
 	// through POSIX shared memory (/dev/shm must be writable).
 	RestoreShm bool
-	// SizeOnly names image files that a restored process may rewrite in
-	// place: their size is checked, not their content.
-	SizeOnly []string
 	// CPUBound: the image holds code compiled for the checkpoint host's CPU
 	// and nothing in the runtime checks it at restore, so stasis compares
 	// the CPU features itself before restoring.

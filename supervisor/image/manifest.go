@@ -45,6 +45,9 @@ type Manifest struct {
 	Phases        Phases    `json:"phases"`
 	ImageBytes    int64     `json:"image_bytes"`
 	Files         []File    `json:"files"`
+	// CPU is the checkpoint host's processor (cpu.go); nil in images from
+	// before it was recorded.
+	CPU *CPU `json:"cpu,omitempty"`
 }
 
 // Phases are the checkpoint run's durations, in milliseconds.
