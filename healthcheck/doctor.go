@@ -26,6 +26,15 @@ type DoctorConfig struct {
 	// ExpectedImageBytes is the disk space a checkpoint will take (an
 	// earlier image's size, or an estimate).
 	ExpectedImageBytes int64
+	// EngineFacts are the engine's own answers (supervisor/engine's Facts).
+	EngineFacts EngineFacts
+}
+
+// EngineFacts are what the doctor asks the engine instead of its name.
+type EngineFacts struct {
+	PreservesPIDs               bool
+	CheckpointCaps, RestoreCaps []int
+	RestoreShm                  bool // the restoring launcher needs a writable /dev/shm
 }
 
 // JDK is the JDK the command runs.
@@ -127,8 +136,8 @@ func (d *diagnosis) warn(name, detail, fix string) {
 // neither, and need nothing of all this).
 func (d *diagnosis) active() bool { return d.cfg.Checkpoint || d.cfg.Restore }
 
-// preservesPIDs: every engine but warp restores the JVM with its PID.
-func (d *diagnosis) preservesPIDs() bool { return d.cfg.Engine != "" && d.cfg.Engine != "warp" }
+// preservesPIDs: the engine restores the JVM with its PID (all but warp).
+func (d *diagnosis) preservesPIDs() bool { return d.cfg.Engine != "" && d.cfg.EngineFacts.PreservesPIDs }
 
 func (d *diagnosis) engine() {
 	j := d.cfg.JDK

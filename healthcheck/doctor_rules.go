@@ -17,26 +17,18 @@ const (
 var capNames = map[int]string{capSetpcap: "SETPCAP", capSysPtrace: "SYS_PTRACE",
 	capSysAdmin: "SYS_ADMIN", capCheckpointRestore: "CHECKPOINT_RESTORE"}
 
-// neededCaps lists the capabilities an engine needs for what this start
-// does (RUNTIMES.md): CRIU needs CHECKPOINT_RESTORE (SYS_ADMIN works
-// instead) for both, SYS_PTRACE to dump; OpenJ9 adds SETPCAP; Warp needs
-// none.
-func neededCaps(engine string, checkpoint, restore bool) []int {
+// neededCaps lists the capabilities the engine says it needs for what this
+// start does (docs/runtimes.md).
+func neededCaps(f EngineFacts, checkpoint, restore bool) []int {
 	var caps []int
-	switch engine {
-	case "crac", "criu":
-		if checkpoint || restore {
-			caps = append(caps, capCheckpointRestore)
-		}
-		if checkpoint {
-			caps = append(caps, capSysPtrace)
-		}
-	case "openj9":
-		if checkpoint || restore {
-			caps = append(caps, capCheckpointRestore, capSetpcap)
-		}
-		if checkpoint {
-			caps = append(caps, capSysPtrace)
+	if checkpoint {
+		caps = append(caps, f.CheckpointCaps...)
+	}
+	if restore {
+		for _, c := range f.RestoreCaps {
+			if !slices.Contains(caps, c) {
+				caps = append(caps, c)
+			}
 		}
 	}
 	return caps
@@ -52,7 +44,7 @@ func (f Facts) has(c int) bool {
 }
 
 func (d *diagnosis) capabilities() {
-	caps := neededCaps(d.cfg.Engine, d.cfg.Checkpoint, d.cfg.Restore)
+	caps := neededCaps(d.cfg.EngineFacts, d.cfg.Checkpoint, d.cfg.Restore)
 	if d.f.CapErr != "" {
 		d.add("capabilities", false, len(caps) > 0, "cannot read CapEff: "+d.f.CapErr, "")
 		return
@@ -204,7 +196,7 @@ func (d *diagnosis) pidMax() {
 func (d *diagnosis) shm() {
 	// CRaC's restoring launcher hands settings to the restored JVM through
 	// POSIX shared memory.
-	need := d.cfg.Restore && (d.cfg.Engine == "crac" || d.cfg.Engine == "warp")
+	need := d.cfg.Restore && d.cfg.EngineFacts.RestoreShm
 	if d.f.ShmWritable == "" {
 		d.add("/dev/shm", true, need, "writable", "")
 		return

@@ -84,6 +84,10 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) healt
 	} else {
 		dc.CRIU = crit
 	}
+	if f, ok := engine.FactsOf(dc.Engine); ok {
+		dc.EngineFacts = healthcheck.EngineFacts{PreservesPIDs: f.PreservesPIDs,
+			CheckpointCaps: f.CheckpointCaps, RestoreCaps: f.RestoreCaps, RestoreShm: f.RestoreShm}
+	}
 	dc.Checkpoint, dc.Restore = plannedWork(cfg, merr)
 	dc.Image = imageState(cfg.ImageDir, m, merr, dc.Engine, command)
 	if merr == nil && m.ImageBytes > 0 {
