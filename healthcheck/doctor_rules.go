@@ -86,7 +86,7 @@ func capFix(caps []int, capLast int) string {
 }
 
 func (d *diagnosis) seccomp() {
-	// Only OpenJ9's checkpoint is known to need seccomp off (RUNTIMES.md).
+	// Only OpenJ9's checkpoint is known to need seccomp off (docs/runtimes.md).
 	need := d.cfg.Engine == "openj9" && d.cfg.Checkpoint
 	switch d.f.Seccomp {
 	case 0:

@@ -18,7 +18,7 @@ import (
 // These tests run the crac, warp and openj9 engines for real through the
 // test double of those JDKs (testdata/fakejdk): stasis as PID 1 of fresh PID
 // namespaces, the real CRIU underneath, the same scenarios as the criu
-// engine's tests, plus each engine's own contract points (RUNTIMES.md).
+// engine's tests, plus each engine's own contract points (docs/runtimes.md).
 
 // fakeService is one flavour of the double under stasis: its JDK home, its
 // image and state directories, and the settings every run of it shares, as

@@ -15,7 +15,7 @@ import (
 )
 
 // defaultImageEstimate is the disk a first checkpoint is assumed to need:
-// a Jetty and Jackson service measured 118 MB (RUNTIMES.md), with room.
+// a Jetty and Jackson service measured 118 MB (docs/runtimes.md), with room.
 const defaultImageEstimate = 256 << 20
 
 // cmdDoctor is `stasis doctor [--json] [-- CMD...]`: what this environment

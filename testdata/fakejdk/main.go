@@ -3,7 +3,7 @@
 // and IBM Semeru's OpenJ9. Installed as $HOME/bin/java in a fake JDK home
 // (see internal/fakejdktest.Layout), it is the JVM process itself, with a
 // small HTTP application built in, and checkpoints and restores with the real
-// CRIU the way those JDKs do (docs/RUNTIMES.md). See README.md for the
+// CRIU the way those JDKs do (docs/runtimes.md). See README.md for the
 // behaviour honoured and the test hooks.
 package main
 
