@@ -218,6 +218,9 @@ func TestEnginesCheckpointAndRestore(t *testing.T) {
 				!strings.Contains(lineWith(ck.stderr.String(), "launched for checkpoint"), want) {
 				t.Fatalf("STASIS_ENGINE=%s: the launch line does not say %s\nstderr: %s", tc.engine, want, ck.stderr.String())
 			}
+			if tc.engine == "auto" && !strings.Contains(lineWith(ck.stderr.String(), "engine chosen"), "why=") {
+				t.Fatalf("STASIS_ENGINE=auto does not say which engine it chose and why:\n%s", ck.stderr.String())
+			}
 			eng, pid := f.manifest(t)
 			if eng != tc.detected {
 				t.Fatalf("manifest engine %q, want %q", eng, tc.detected)

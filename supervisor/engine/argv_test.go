@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -125,5 +126,33 @@ func TestParseFlags(t *testing.T) {
 	eng, opts := userEngineFlags([]string{"java", "-cp", "x", "-XX:CRaCEngine=warp", "-XX:CRaCEngineOptions=args=-v4", "Main", "-XX:CRaCEngine=no"})
 	if eng != "-XX:CRaCEngine=warp" || len(opts) != 1 {
 		t.Errorf("userEngineFlags = %q %q", eng, opts)
+	}
+}
+
+// TestCRaCPin: a -XX:CRaCEngine the user gave is respected (no flag added,
+// no probe); otherwise the JDK is probed once per binary and the CRIU
+// engine pinned whatever its default.
+func TestCRaCPin(t *testing.T) {
+	if pin, err := (&CRaC{}).pin([]string{"/nonexistent/java", "-XX:CRaCEngine=warp"}); pin != "" || err != nil {
+		t.Fatalf("pin with the user's engine = %q, %v; want none", pin, err)
+	}
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	java := filepath.Join(dir, "java")
+	script := "#!/bin/sh\necho x >> " + count + "\necho '    ccstr CRaCEngine = warp {product} {default}'\n"
+	if err := os.WriteFile(java, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		pin, err := (&CRaC{}).pin([]string{java, "-jar", "app.jar"})
+		if err != nil || pin != "-XX:CRaCEngine=criuengine" {
+			t.Fatalf("pin = %q, %v; want -XX:CRaCEngine=criuengine on a build whose default is warp", pin, err)
+		}
+	}
+	if b, _ := os.ReadFile(count); strings.Count(string(b), "x") != 1 {
+		t.Fatalf("the JDK was probed %d times, want once", strings.Count(string(b), "x"))
+	}
+	if pin, _ := (&CRaC{Warp: true}).pin([]string{java}); pin != "-XX:CRaCEngine=warp" {
+		t.Fatalf("warp pin = %q", pin)
 	}
 }
