@@ -79,7 +79,14 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) healt
 			dc.EngineErr = err.Error()
 		}
 	}
-	if crit, err := engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home); err != nil {
+	findCRIU := func() (string, error) { return engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home) }
+	if f, _ := engine.FactsOf(dc.Engine); f.CRIU == engine.CRIUByJVM {
+		// The CRaC JDK runs the criu it finds itself.
+		findCRIU = func() (string, error) {
+			return engine.FindCRaCCRIU(command, home, func(k string) string { return environ[k] })
+		}
+	}
+	if crit, err := findCRIU(); err != nil {
 		dc.CRIUErr = err.Error()
 	} else {
 		dc.CRIU = crit

@@ -66,8 +66,12 @@ func takeJSONFlag(args []string) ([]string, bool) {
 func hereFor(cfg Config, dir string, environ map[string]string) image.Here {
 	return image.Here{
 		CRIU: func(name string) (string, error) {
-			if f, _ := engine.FactsOf(name); f.CRIU == engine.CRIUNone {
+			f, _ := engine.FactsOf(name)
+			switch f.CRIU {
+			case engine.CRIUNone:
 				return "", nil // e.g. Warp needs no criu
+			case engine.CRIUByJVM:
+				return engine.FindCRaCCRIU(cfg.Command, jdkHomeOfImage(dir), func(k string) string { return environ[k] })
 			}
 			return engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], jdkHomeOfImage(dir))
 		},

@@ -116,3 +116,33 @@ func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// FindCRaCCRIU finds the criu a CRaC JDK will run, the way the JDK does:
+// -XX:CRaCEngineOptions=criu_location=…, then CRAC_CRIU_PATH, then, for an
+// older build (the executable lib/criuengine), its own lib/criu, else PATH
+// (openjdk/crac criuengine.cpp get_criu; docs/runtimes.md).
+func FindCRaCCRIU(command []string, home string, getenv func(string) string) (string, error) {
+	_, opts := userEngineFlags(command)
+	for _, o := range opts {
+		for _, kv := range strings.Split(strings.TrimPrefix(o, "-XX:CRaCEngineOptions="), ",") {
+			if v, ok := strings.CutPrefix(kv, "criu_location="); ok {
+				return v, executable(v)
+			}
+		}
+	}
+	if p := getenv("CRAC_CRIU_PATH"); p != "" {
+		return p, executable(p)
+	}
+	if home != "" && exists(filepath.Join(home, "lib", "criuengine")) && !exists(filepath.Join(home, "lib", "libcriuengine.so")) {
+		p := filepath.Join(home, "lib", "criu")
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	for _, dir := range filepath.SplitList(getenv("PATH")) {
+		if p := filepath.Join(dir, "criu"); executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("the CRaC JDK will find no criu: none on PATH, no criu_location in -XX:CRaCEngineOptions")
+}
