@@ -558,3 +558,25 @@ func childrenOfPID(pid int) []string {
 	}
 	return out
 }
+
+// TestEnginesCRaCEngineOptionsAtRestore: -XX:CRaCEngineOptions apply at
+// restore too (criu_location here, with no criu on PATH): stasis passes the
+// user's options on to the restoring launcher.
+func TestEnginesCRaCEngineOptionsAtRestore(t *testing.T) {
+	f := newFakeService(t, "crac", "crac")
+	criu, err := fakejdktest.FindCRIU()
+	if err != nil {
+		t.Skip(err)
+	}
+	f.path = "/usr/bin:/bin"
+	f.command = append([]string{f.java, "-XX:CRaCEngineOptions=criu_location=" + criu}, f.command[1:]...)
+	_, count := f.checkpoint(t)
+	r := f.start(t, nil)
+	if got := f.get(t, r, f.url("/count"), 30*time.Second); got != strconv.Itoa(count+1) {
+		t.Fatalf("after restore GET /count = %s, want %d\nstderr: %s", got, count+1, r.stderr.String())
+	}
+	syscall.Kill(r.hostPID, syscall.SIGTERM)
+	if code := r.wait(t, time.Minute); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143\nstderr: %s", code, r.stderr.String())
+	}
+}
