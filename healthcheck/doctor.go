@@ -137,7 +137,9 @@ func (d *diagnosis) warn(name, detail, fix string) {
 func (d *diagnosis) active() bool { return d.cfg.Checkpoint || d.cfg.Restore }
 
 // preservesPIDs: the engine restores the JVM with its PID (all but warp).
-func (d *diagnosis) preservesPIDs() bool { return d.cfg.Engine != "" && d.cfg.EngineFacts.PreservesPIDs }
+func (d *diagnosis) preservesPIDs() bool {
+	return d.cfg.Engine != "" && d.cfg.EngineFacts.PreservesPIDs
+}
 
 func (d *diagnosis) engine() {
 	j := d.cfg.JDK
