@@ -477,6 +477,15 @@ func TestEnginesCRaCCheckpointFailures(t *testing.T) {
 		}
 		f.noManifest(t)
 	})
+	t.Run("the JVM killed by SIGKILL without a dump is no checkpoint", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
+		r := f.start(t, []string{"FAKE_DUMP_KILLED=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, time.Now())
+		if errs := r.stderr.String(); !strings.Contains(errs, "stats-dump") {
+			t.Fatalf("stasis does not say CRIU wrote no stats-dump:\n%s", errs)
+		}
+		f.noManifest(t)
+	})
 	t.Run("no criu: the engine fails before CRIU opens its log", func(t *testing.T) {
 		f := newFakeService(t, "crac", "crac")
 		f.path = "/usr/bin:/bin"

@@ -194,6 +194,12 @@ func runDumperSecond(args []string) int {
 	cmd.Env = withoutEnv(os.Environ(), roleEnv)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stderr, os.Stderr
 	cmd.Env = withoutEnv(cmd.Env, kickEnv)
+	if jvm, _ := strconv.Atoi(os.Getenv(kickEnv)); jvm > 0 && os.Getenv("FAKE_DUMP_KILLED") == "1" {
+		// Test hook: the JVM is killed (say, by the OOM killer) before CRIU
+		// could dump it: status 137 with no image.
+		unix.Kill(jvm, unix.SIGKILL)
+		return 0
+	}
 	err := cmd.Run()
 	if jvm, _ := strconv.Atoi(os.Getenv(kickEnv)); jvm > 0 {
 		// CRaC's engine: kickjvm(jvm, -1) when CRIU failed; on success
