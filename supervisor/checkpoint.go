@@ -53,6 +53,7 @@ type checkpointRun struct {
 	detached chan struct{}
 	output   engine.Output // the JVM's own lines about its engine
 	dumped   int           // the PID the image restores, when not the launcher's
+	flags    []string      // the flags the engine added after java
 	exited   chan struct{}
 	ws       unix.WaitStatus
 }
@@ -105,6 +106,9 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	argv, err := ck.eng.LaunchArgv(ph.Command, ph.Opt)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if n := len(argv) - len(ph.Command); n > 0 {
+		ck.flags = argv[1 : 1+n] // the engine's flags go right after java
 	}
 	if ck.eng.Facts().PreservesPIDs {
 		m, err := pidspace.Advance(ph.MinPID, s.log)
@@ -258,7 +262,7 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: pid, Created: time.Now().UTC(),
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
-		ImageBytes: total, Files: files}
+		ImageBytes: total, Files: files, LaunchFlags: ck.flags}
 	if cpu, err := image.HostCPU(); err != nil {
 		ck.s.log.Warn("the image records no CPU features", "err", err)
 	} else {

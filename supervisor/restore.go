@@ -33,7 +33,7 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	rctx, cancel := context.WithTimeout(ctx, ph.RestoreTimeout)
 	defer cancel()
 	opt := ph.Opt
-	p, err := eng.Restore(rctx, &engine.RestoreJob{Options: opt, Host: s, Java: ph.Java, PID: m.PID,
+	p, err := eng.Restore(rctx, &engine.RestoreJob{Options: opt, Host: s, Java: ph.Java, PID: m.PID, LaunchFlags: m.LaunchFlags,
 		Stdio: set, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log, Output: out})
 	if err != nil {
 		_ = set.Close(time.Second)

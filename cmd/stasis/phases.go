@@ -60,7 +60,9 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		}
 	}
 	if ph.EngineErr == nil && ph.Engine != nil {
-		_, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
+		// Not LaunchArgv: for crac it starts the JDK to probe it, which a
+		// restore must not wait for.
+		ph.EngineErr = engine.CheckCommand(ph.Engine, cfg.Command)
 	}
 	if ph.EngineErr == nil && ph.Engine != nil && !ph.Engine.Facts().AppTrigger && cfg.Spec.IsApp() {
 		ph.EngineErr = fmt.Errorf("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the %s engine", name)

@@ -155,4 +155,10 @@ func TestCRaCPin(t *testing.T) {
 	if pin, _ := (&CRaC{Warp: true}).pin([]string{java}); pin != "-XX:CRaCEngine=warp" {
 		t.Fatalf("warp pin = %q", pin)
 	}
+	// A restore takes the engine from the manifest's launch flags: no probe.
+	flags, err := (&CRaC{}).restoreFlags([]string{"/nonexistent/java", "-XX:CRaCEngineOptions=args=-v4", "Main"},
+		[]string{"-XX:CRaCCheckpointTo=/c", "-XX:CREngine=criuengine"})
+	if err != nil || strings.Join(flags, " ") != "-XX:CREngine=criuengine -XX:CRaCEngineOptions=args=-v4" {
+		t.Fatalf("restoreFlags = %q, %v", flags, err)
+	}
 }

@@ -41,7 +41,7 @@ func (e *CRaC) Name() string {
 // of one image are tested). Warp runs no CRIU, needs no privileges and does
 // not keep PIDs or thread IDs.
 func (e *CRaC) Facts() Facts {
-	f := Facts{AppTrigger: true, RestoreShm: true}
+	f := Facts{JavaCommand: true, AppTrigger: true, RestoreShm: true}
 	if e.Warp {
 		return f
 	}
@@ -97,9 +97,14 @@ func (e *CRaC) pin(command []string) (string, error) {
 }
 
 // restoreFlags are the engine flags of the restoring launcher: the same
-// engine as at checkpoint, and the user's -XX:CRaCEngineOptions.
-func (e *CRaC) restoreFlags(command []string) ([]string, error) {
+// engine as at checkpoint (the user's, or the pin recorded in the manifest,
+// so a restore starts no JDK to probe it; images without one are probed),
+// and the user's -XX:CRaCEngineOptions.
+func (e *CRaC) restoreFlags(command, launchFlags []string) ([]string, error) {
 	user, opts := userEngineFlags(command)
+	if user == "" {
+		user, _ = userEngineFlags(append([]string{"java"}, launchFlags...))
+	}
 	if user == "" && len(command) > 0 {
 		pin, err := e.pin(command)
 		if err != nil {
@@ -280,7 +285,7 @@ func awaitNoChildren(ctx context.Context, h Host) error {
 // application. Warp restores in place: the launcher becomes the application
 // itself, with a new PID.
 func (e *CRaC) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, error) {
-	flags, err := e.restoreFlags(j.Command)
+	flags, err := e.restoreFlags(j.Command, j.LaunchFlags)
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,9 @@ type RestoreJob struct {
 	Host     Host
 	Java     string // the java executable (crac, warp: the restoring launcher)
 	PID      int    // the JVM's PID at checkpoint
+	// LaunchFlags are the flags LaunchArgv added at the checkpoint run, from
+	// the manifest (nil for images made before they were recorded).
+	LaunchFlags []string
 	Stdio    *stdio.Set
 	PIDFile  string // where criu writes the restored root's PID
 	Log      *slog.Logger

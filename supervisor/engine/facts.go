@@ -7,6 +7,9 @@ package engine
 type Facts struct {
 	// CRIU says who runs CRIU, and so whether stasis must find a criu.
 	CRIU CRIUUse
+	// JavaCommand: the engine's flags go after the java executable, so the
+	// command must start with it (crac, warp, openj9).
+	JavaCommand bool
 	// PreservesPIDs: the restored JVM has its checkpoint-time PID, which
 	// must be free at restore (every engine but warp).
 	PreservesPIDs bool
@@ -48,3 +51,12 @@ const (
 	CapSysAdmin          = 21
 	CapCheckpointRestore = 40
 )
+
+// CheckCommand says why an engine cannot run command, without starting
+// anything (LaunchArgv may probe the JDK).
+func CheckCommand(e Engine, command []string) error {
+	if e.Facts().JavaCommand {
+		return requireJava(e.Name(), command)
+	}
+	return nil
+}

@@ -26,7 +26,7 @@ func (*OpenJ9) RestoreLog() string { return "restore.log" }
 // Facts: the application checkpoints itself with libcriu; stasis restores
 // with criu. The capabilities are those the doctor asked for until now.
 func (*OpenJ9) Facts() Facts {
-	return Facts{CRIU: CRIUByStasis, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
+	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
 		CheckpointCaps: []int{CapCheckpointRestore, CapSetpcap, CapSysPtrace},
 		RestoreCaps:    []int{CapCheckpointRestore, CapSetpcap}}
 }

@@ -45,6 +45,10 @@ type Manifest struct {
 	Phases        Phases    `json:"phases"`
 	ImageBytes    int64     `json:"image_bytes"`
 	Files         []File    `json:"files"`
+	// LaunchFlags are the flags the engine added to the command at the
+	// checkpoint run (crac: the pinned engine), so that a restore needs no
+	// probe of the JDK.
+	LaunchFlags []string `json:"launch_flags,omitempty"`
 	// CPU is the checkpoint host's processor (cpu.go); nil in images from
 	// before it was recorded.
 	CPU *CPU `json:"cpu,omitempty"`
