@@ -81,17 +81,17 @@ type CheckpointJob struct {
 // RestoreJob is one restore.
 type RestoreJob struct {
 	Options
-	Host     Host
-	Java     string // the java executable (crac, warp: the restoring launcher)
-	PID      int    // the JVM's PID at checkpoint
+	Host Host
+	Java string // the java executable (crac, warp: the restoring launcher)
+	PID  int    // the JVM's PID at checkpoint
 	// LaunchFlags are the flags LaunchArgv added at the checkpoint run, from
 	// the manifest (nil for images made before they were recorded).
 	LaunchFlags []string
-	Stdio    *stdio.Set
-	PIDFile  string // where criu writes the restored root's PID
-	Log      *slog.Logger
-	LogLimit int64 // kill a CRIU whose log grows past this (a damaged image can loop)
-	Output   *Output
+	Stdio       *stdio.Set
+	PIDFile     string // where criu writes the restored root's PID
+	Log         *slog.Logger
+	LogLimit    int64 // kill a CRIU whose log grows past this (a damaged image can loop)
+	Output      *Output
 }
 
 // dumpWait bounds how long the JVM may take to die once its image is written
