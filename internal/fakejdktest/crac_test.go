@@ -54,7 +54,9 @@ func checkpointRestore(t *testing.T, flavour string) {
 		}
 		// restorewait forwards signals once its handlers are installed.
 		launcher := ns.ChildPID(t)
-		waitFor(t, "restorewait to catch SIGTERM", 10*time.Second, func() bool { return catches(launcher, syscall.SIGTERM) })
+		waitFor(t, "restorewait to catch SIGTERM and wait for the JVM", 10*time.Second, func() bool {
+			return catches(launcher, syscall.SIGTERM) && waitsForChild(launcher)
+		})
 		return ns
 	}
 
@@ -271,6 +273,19 @@ func catches(pid int, sig syscall.Signal) bool {
 		if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {
 			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
 			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
+}
+
+// waitsForChild says whether a thread of pid is blocked in wait4: the
+// double's restorewait (Go) has signal handlers from its runtime's start,
+// before its own are registered; once it waits for the JVM they are.
+func waitsForChild(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+	for _, task := range tasks {
+		if b, _ := os.ReadFile(task); strings.TrimSpace(string(b)) == "do_wait" {
+			return true
 		}
 	}
 	return false

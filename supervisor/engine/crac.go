@@ -339,9 +339,11 @@ func awaitWarpRestore(ctx context.Context, p *reaper.Process, out *Output) error
 // child with the JVM's checkpoint PID is the JVM.
 func awaitRestoredChild(ctx context.Context, p *reaper.Process, want int) (int, error) {
 	for {
-		// restorewait forwards signals only once its handlers are installed:
-		// until then a SIGTERM would kill it and orphan the JVM.
-		if c := childrenOf(p.Pid); len(c) == 1 && (want == 0 || c[0] == want) && commOf(p.Pid) != "criu" && catches(p.Pid, syscall.SIGTERM) {
+		// restorewait forwards signals only once its handlers are installed,
+		// before it waits for the JVM: until then a SIGTERM would kill it and
+		// orphan the JVM.
+		if c := childrenOf(p.Pid); len(c) == 1 && (want == 0 || c[0] == want) && commOf(p.Pid) != "criu" &&
+			catches(p.Pid, syscall.SIGTERM) && waitingForChild(p.Pid) {
 			return c[0], nil
 		}
 		select {
@@ -390,4 +392,24 @@ func catches(pid int, sig syscall.Signal) bool {
 		}
 	}
 	return false
+}
+
+// waitingForChild says whether a thread of pid is blocked in wait4
+// (/proc/PID/task/TID/wchan "do_wait"). Where the kernel does not show
+// wchan ("0" or unreadable), it answers true: SigCgt alone decides.
+func waitingForChild(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+	shown := false
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		w := strings.TrimSpace(string(b))
+		if err != nil || w == "" || w == "0" {
+			continue
+		}
+		shown = true
+		if w == "do_wait" {
+			return true
+		}
+	}
+	return !shown
 }
