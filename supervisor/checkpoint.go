@@ -103,9 +103,12 @@ func prepareDir(dir string) error {
 // its PID, which must be free in every later container) and starts the JVM.
 func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	s, ph := ck.s, ck.ph
-	argv, err := ck.eng.LaunchArgv(ph.Command, ph.Opt)
-	if err != nil {
-		return time.Time{}, err
+	argv := ph.LaunchArgv
+	if argv == nil {
+		var err error
+		if argv, err = ck.eng.LaunchArgv(ph.Command, ph.Opt); err != nil {
+			return time.Time{}, err
+		}
 	}
 	if n := len(argv) - len(ph.Command); n > 0 {
 		ck.flags = argv[1 : 1+n] // the engine's flags go right after java
@@ -117,6 +120,7 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 		}
 		s.log.Debug("next pid moved", "past", ph.MinPID, "method", m)
 	}
+	var err error
 	if ck.stdio, err = ck.openStdio(waiter); err != nil {
 		return time.Time{}, err
 	}

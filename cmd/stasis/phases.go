@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -9,6 +10,7 @@ import (
 	"stasis/healthcheck"
 	"stasis/supervisor"
 	"stasis/supervisor/engine"
+	"stasis/supervisor/image"
 	"stasis/triggers"
 )
 
@@ -60,9 +62,13 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		}
 	}
 	if ph.EngineErr == nil && ph.Engine != nil {
-		// Not LaunchArgv: for crac it starts the JDK to probe it, which a
-		// restore must not wait for.
 		ph.EngineErr = engine.CheckCommand(ph.Engine, cfg.Command)
+	}
+	if ph.EngineErr == nil && ph.Engine != nil && mayCheckpoint(cfg) {
+		// LaunchArgv may start the JDK once (crac asks it for its engine
+		// flag): here, before the reaper owns wait4, and only when this
+		// start may checkpoint, so a restore never waits for it.
+		ph.LaunchArgv, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
 	}
 	if ph.EngineErr == nil && ph.Engine != nil && !ph.Engine.Facts().AppTrigger && cfg.Spec.IsApp() {
 		ph.EngineErr = fmt.Errorf("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the %s engine", name)
@@ -71,6 +77,19 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}
 	}
 	return ph, nil
+}
+
+// mayCheckpoint: checkpoint mode, or auto mode with a trigger and no image
+// yet (the phase machine's first start).
+func mayCheckpoint(cfg Config) bool {
+	if cfg.Mode == "checkpoint" {
+		return true
+	}
+	if cfg.Mode != "auto" || cfg.Spec.Empty() {
+		return false
+	}
+	_, err := image.Read(cfg.ImageDir)
+	return errors.Is(err, image.ErrNoImage)
 }
 
 // healthSpec is STASIS_HEALTH, else the http or tcp probe of the trigger.

@@ -98,20 +98,19 @@ func (e *CRaC) pin(command []string) (string, error) {
 
 // restoreFlags are the engine flags of the restoring launcher: the same
 // engine as at checkpoint (the user's, or the pin recorded in the manifest,
-// so a restore starts no JDK to probe it; images without one are probed),
-// and the user's -XX:CRaCEngineOptions.
+// so a restore starts no JDK to probe it), and the user's
+// -XX:CRaCEngineOptions.
 func (e *CRaC) restoreFlags(command, launchFlags []string) ([]string, error) {
 	user, opts := userEngineFlags(command)
 	if user == "" {
 		user, _ = userEngineFlags(append([]string{"java"}, launchFlags...))
 	}
-	if user == "" && len(command) > 0 {
-		pin, err := e.pin(command)
-		if err != nil {
-			return nil, err
-		}
-		user = pin
+	if user == "" && e.Warp {
+		user = "-XX:CRaCEngine=warp"
 	}
+	// An image made before stasis recorded its launch flags restores
+	// without an engine flag, as it was made: probing the JDK here would
+	// start a process the reaper does not own.
 	var flags []string
 	if user != "" {
 		flags = append(flags, user)
