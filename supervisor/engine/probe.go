@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 )
 
 // JDKFlags is what `java -XX:+PrintFlagsFinal -version` says about the
@@ -20,6 +22,8 @@ type JDKFlags struct {
 
 var probeCache sync.Map // java path, mtime and size -> JDKFlags
 
+const probeTimeout = time.Minute
+
 // ProbeJDK runs the JDK once per binary (cached by path, mtime and size for
 // the life of this process) and reads its CRaC engine flag.
 func ProbeJDK(java string) (JDKFlags, error) {
@@ -31,7 +35,11 @@ func ProbeJDK(java string) (JDKFlags, error) {
 	if f, ok := probeCache.Load(key); ok {
 		return f.(JDKFlags), nil
 	}
-	out, err := exec.Command(java, "-XX:+PrintFlagsFinal", "-version").Output()
+	// It runs before the supervisor (and its reaper) starts, so Output may
+	// wait for it; a JDK that hangs is given up on.
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, java, "-XX:+PrintFlagsFinal", "-version").Output()
 	if err != nil {
 		return JDKFlags{}, fmt.Errorf("probe the JDK with %s -XX:+PrintFlagsFinal -version: %w", java, err)
 	}
