@@ -246,6 +246,9 @@ func awaitJVMEnd(ctx context.Context, j *CheckpointJob, logPath string) error {
 	}
 	ws := j.JVM.Status()
 	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		// The JVM's last words ("Restore cannot continue") may still be in
+		// the pipe the forwarder reads: give them a moment.
+		j.Output.settle(100*time.Millisecond, 500*time.Millisecond)
 		return withTail(fmt.Errorf("the JVM ended (%s) instead of being killed by its dump (status 137)%s", reaper.Describe(ws), quoted(j.Output)), logPath, 10)
 	}
 	return nil
@@ -256,6 +259,7 @@ func awaitJVMEnd(ctx context.Context, j *CheckpointJob, logPath string) error {
 func dumpFailed(j *CheckpointJob, msg string) error {
 	select {
 	case <-j.JVM.Done():
+		j.Output.settle(100*time.Millisecond, 500*time.Millisecond)
 		return fmt.Errorf("the dump failed (%s) and the JVM ended (%s)%s", msg, reaper.Describe(j.JVM.Status()), quoted(j.Output))
 	case <-time.After(time.Second):
 		return fmt.Errorf("the dump failed and the JVM keeps running: %s", msg)

@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"sync"
+	"time"
 )
 
 // Output keeps the JVM's lines that an engine judges a checkpoint or a
@@ -13,6 +14,7 @@ import (
 type Output struct {
 	mu    sync.Mutex
 	lines []string
+	seen  int // lines fed, kept or not
 }
 
 // outputMarkers are the phrases of the runtimes' own messages.
@@ -30,6 +32,9 @@ func (o *Output) Feed(line string) {
 	if o == nil {
 		return
 	}
+	o.mu.Lock()
+	o.seen++
+	o.mu.Unlock()
 	for _, m := range outputMarkers {
 		if strings.Contains(line, m) {
 			o.mu.Lock()
@@ -65,4 +70,21 @@ func (o *Output) All() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return strings.Join(o.lines, "\n")
+}
+
+// settle waits until no line has come for quiet, at most max: a JVM that
+// just exited may still have lines in the pipe its forwarder reads.
+func (o *Output) settle(quiet, max time.Duration) {
+	if o == nil {
+		return
+	}
+	count := func() int { o.mu.Lock(); defer o.mu.Unlock(); return o.seen }
+	deadline := time.Now().Add(max)
+	last, since := count(), time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < quiet {
+		time.Sleep(10 * time.Millisecond)
+		if n := count(); n != last {
+			last, since = n, time.Now()
+		}
+	}
 }
