@@ -31,7 +31,7 @@ func checkpointRestore(t *testing.T, flavour string) {
 	home := Layout(t, flavour)
 	port, base := freePort(t), PIDBase()
 	img, nspid := checkpointedImage(t, home, port, base)
-	for _, f := range []string{"dump4.log", "engine", "inventory.img", "pstree.img", "stats-dump", "perfdata"} {
+	for _, f := range []string{"dump4.log", "engine", "inventory.img", "pstree.img", "stats-dump", "perfdata", "tags"} {
 		if _, err := os.Stat(filepath.Join(img, f)); err != nil {
 			t.Errorf("image lacks %s: %v", f, err)
 		}
@@ -233,7 +233,7 @@ func TestRestoreEarlyFailures(t *testing.T) {
 	t.Run("criu fails", func(t *testing.T) {
 		requireCRIU(t)
 		// A generic image passes the CPU check; CRIU then finds no image.
-		os.WriteFile(filepath.Join(img, "cpufeatures"), []byte("generic\n"), 0o644)
+		os.WriteFile(filepath.Join(img, "tags"), []byte("bitmap:cpu.features=0000000000000000\n"), 0o644)
 		code, stderr := runJava(t, java, append(criuPathEnv(t), "FAKE_CPU_MISMATCH=1"), "-XX:CRaCRestoreFrom="+img)
 		if code == 0 || !strings.Contains(stderr, "Error") {
 			t.Errorf("exit %d, stderr %q; want CRIU's failure on stderr", code, stderr)

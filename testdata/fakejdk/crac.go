@@ -208,16 +208,27 @@ func (v *vm) afterCRaCRestore(fakes [3]int) {
 	v.afterRestore()
 }
 
-// writeCPUFeatures stands for CRaC's image constraints, where the JVM
-// stores its CPU features at the first checkpoint (crac.cpp
-// checkpoint_restore: store_cpuinfo). The double's file format is its own.
+// writeCPUFeatures is the image constraints file DIR/tags, where the
+// engine persists the tags the JVM set before the dump, one per line,
+// "label:NAME=VALUE" or "bitmap:NAME=HEX" (openjdk/crac
+// src/java.base/share/native/libcrcommon/image_constraints.cpp
+// ImageConstraints::persist); the JVM stores its CPU features there at the
+// first checkpoint (crac.cpp checkpoint_restore, store_cpuinfo). The tag's
+// name and bitmap are the double's: all zeros for -XX:CPUFeatures=generic,
+// all ones for this CPU.
 func (v *vm) writeCPUFeatures(dir string) {
-	cpu := v.opts.cpuFeatures
-	if cpu == "" {
-		cpu = "native"
+	bitmap := "ffffffffffffffff"
+	if v.opts.cpuFeatures == "generic" {
+		bitmap = "0000000000000000"
 	}
-	os.WriteFile(filepath.Join(dir, cpuFile), []byte(cpu+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, tagsFile), []byte("bitmap:"+cpuTag+"="+bitmap+"\n"), 0o644)
 }
+
+// The image constraints file and the double's CPU tag in it.
+const (
+	tagsFile = "tags"
+	cpuTag   = "cpu.features"
+)
 
 // wrapMinPid is the launcher's CRaCMinPid wrapper (openjdk/crac
 // src/java.base/share/native/launcher/main.c): at a checkpoint run, when
