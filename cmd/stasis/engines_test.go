@@ -407,6 +407,12 @@ func TestEnginesMissingImage(t *testing.T) {
 // manifest may be left, and the next start checkpoints again.
 func TestEnginesSIGKILLDuringDump(t *testing.T) {
 	for _, tc := range engineFlavours {
+		if tc.flavour == "warp" {
+			// Warp's dump is one file written by the JVM (the double's
+			// core.img): stasis may well finish between the engine file and
+			// the kill, and a finished image is no failure.
+			continue
+		}
 		t.Run(tc.flavour, func(t *testing.T) {
 			f := newFakeService(t, tc.flavour, tc.engine)
 			r := f.start(t, nil, "--mode=checkpoint")
