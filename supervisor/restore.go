@@ -34,7 +34,7 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	defer cancel()
 	opt := ph.Opt
 	p, err := eng.Restore(rctx, &engine.RestoreJob{Options: opt, Host: s, Java: ph.Java, PID: m.PID, LaunchFlags: m.LaunchFlags,
-		Stdio: set, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log, Output: out})
+		Stdio: set, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), StateDir: ph.StateDir, Log: s.log, Output: out})
 	if err != nil {
 		_ = set.Close(time.Second)
 		s.Cleanup()

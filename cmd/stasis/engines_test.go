@@ -283,6 +283,13 @@ func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid in
 			}
 		}
 		if f.launcher {
+			// CRaC's `criu restore -W .` writes in the launcher's cwd, which
+			// stasis makes its state directory.
+			if _, err := os.Stat(filepath.Join(f.state, "stats-restore")); err != nil {
+				t.Fatalf("CRIU's restore work files are not in the state directory: %v", err)
+			}
+		}
+		if f.launcher {
 			// stasis supervises the restoring launcher, not the JVM itself.
 			if launcher, jvm := jvmOf(t, r), f.restoredJVM(t, r); launcher == jvm {
 				t.Fatalf("the JVM %d is stasis's child: no restoring launcher", jvm)

@@ -294,6 +294,15 @@ func (e *CRaC) Restore(ctx context.Context, j *RestoreJob) (*reaper.Process, err
 	}
 	cmd := exec.Command(j.Java, CRaCRestoreArgv(j.Java, j.Dir, flags...)[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = j.Stdio.Stdin(), j.Stdio.Stdout(), j.Stdio.Stderr()
+	if !e.Warp && j.StateDir != "" {
+		// CRaC runs `criu restore -W .`: CRIU's work files (stats-restore)
+		// go to the launcher's cwd, which must be writable and stasis's own.
+		// The restored JVM gets its own cwd back from the image.
+		if err := os.MkdirAll(j.StateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create the state directory: %w", err)
+		}
+		cmd.Dir = j.StateDir
+	}
 	p, err := j.Host.Start(cmd)
 	if err != nil {
 		return nil, err

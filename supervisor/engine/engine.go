@@ -89,9 +89,12 @@ type RestoreJob struct {
 	LaunchFlags []string
 	Stdio       *stdio.Set
 	PIDFile     string // where criu writes the restored root's PID
-	Log         *slog.Logger
-	LogLimit    int64 // kill a CRIU whose log grows past this (a damaged image can loop)
-	Output      *Output
+	// StateDir is stasis's own directory for this start: the crac launcher
+	// runs there, since CRaC's `criu restore -W .` writes in its cwd.
+	StateDir string
+	Log      *slog.Logger
+	LogLimit int64 // kill a CRIU whose log grows past this (a damaged image can loop)
+	Output   *Output
 }
 
 // dumpWait bounds how long the JVM may take to die once its image is written
