@@ -42,6 +42,15 @@ type DoctorConfig struct {
 	// ConfigErr is what is wrong with the configuration: the doctor reports
 	// it as a finding and goes on with the rest.
 	ConfigErr string
+	// EngineFacts are the engine's own answers (supervisor/engine's Facts).
+	EngineFacts EngineFacts
+}
+
+// EngineFacts are what the doctor asks the engine instead of its name; the
+// privileges an engine needs arrive judged, in Privileges.
+type EngineFacts struct {
+	PreservesPIDs bool
+	RestoreShm    bool // the restoring launcher needs a writable /dev/shm
 }
 
 // Privilege is one need of the engine for this start, met or not.
@@ -156,8 +165,10 @@ func (d *diagnosis) warn(name, detail, fix string) {
 // neither, and need nothing of all this).
 func (d *diagnosis) active() bool { return d.cfg.Checkpoint || d.cfg.Restore }
 
-// preservesPIDs: every engine but warp restores the JVM with its PID.
-func (d *diagnosis) preservesPIDs() bool { return d.cfg.Engine != "" && d.cfg.Engine != "warp" }
+// preservesPIDs: the engine restores the JVM with its PID (all but warp).
+func (d *diagnosis) preservesPIDs() bool {
+	return d.cfg.Engine != "" && d.cfg.EngineFacts.PreservesPIDs
+}
 
 func (d *diagnosis) engine() {
 	j := d.cfg.JDK

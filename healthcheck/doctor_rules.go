@@ -139,7 +139,7 @@ func (d *diagnosis) pidMax() {
 func (d *diagnosis) shm() {
 	// CRaC's restoring launcher hands settings to the restored JVM through
 	// POSIX shared memory.
-	need := d.cfg.Restore && (d.cfg.Engine == "crac" || d.cfg.Engine == "warp")
+	need := d.cfg.Restore && d.cfg.EngineFacts.RestoreShm
 	if d.f.ShmWritable == "" {
 		d.add("/dev/shm", true, need, "writable", "")
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"stasis/supervisor/engine"
 	"strings"
 	"testing"
 )
@@ -14,11 +15,15 @@ func goodFacts() Facts {
 		IsStasisPID1: true, FreeBytes: 10 << 30, CRIUVersion: "4.2.1", CRIUCheck: "Looks good.", CRIUCheckOK: true}
 }
 
-func goodConfig(engine string, checkpoint, restore bool) DoctorConfig {
-	return DoctorConfig{Mode: "auto", Engine: engine, Checkpoint: checkpoint, Restore: restore, CRIU: "/usr/sbin/criu",
+func goodConfig(name string, checkpoint, restore bool) DoctorConfig {
+	var ef EngineFacts
+	if f, ok := engine.FactsOf(name); ok {
+		ef = EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm}
+	}
+	return DoctorConfig{Mode: "auto", Engine: name, Checkpoint: checkpoint, Restore: restore, CRIU: "/usr/sbin/criu",
 		ImageDir: "/checkpoint", MinPID: 1000, ExpectedImageBytes: 100 << 20,
 		Image:  ImageState{Present: restore, PID: 1001, Bytes: 100 << 20},
-		OpenJ9: openJ9Facts{CRIUOnPath: "/usr/sbin/criu", LibCRIU: "/usr/lib64/libcriu.so"}}
+		OpenJ9: openJ9Facts{CRIUOnPath: "/usr/sbin/criu", LibCRIU: "/usr/lib64/libcriu.so"}, EngineFacts: ef}
 }
 
 func finding(r *DoctorReport, name string) *Finding {

@@ -54,6 +54,9 @@ type checkpointRun struct {
 	// supervision runs in the background until the dump begins
 	detach   chan struct{}
 	detached chan struct{}
+	output   engine.Output // the JVM's own lines about its engine
+	dumped   int           // the PID the image restores, when not the launcher's
+	flags    []string      // the flags the engine added after java
 	exited   chan struct{}
 	ws       unix.WaitStatus
 }
@@ -112,17 +115,24 @@ func prepareDir(dir string, eng engine.Engine) error {
 // its PID, which must be free in every later container) and starts the JVM.
 func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	s, ph := ck.s, ck.ph
-	argv, err := ck.eng.LaunchArgv(ph.Command, ph.Opt)
-	if err != nil {
-		return time.Time{}, err
+	argv := ph.LaunchArgv
+	if argv == nil {
+		var err error
+		if argv, err = ck.eng.LaunchArgv(ph.Command, ph.Opt); err != nil {
+			return time.Time{}, err
+		}
 	}
-	if ck.eng.PreservesPIDs() {
+	if n := len(argv) - len(ph.Command); n > 0 {
+		ck.flags = argv[1 : 1+n] // the engine's flags go right after java
+	}
+	if ck.eng.Facts().PreservesPIDs {
 		m, err := pidspace.Advance(ph.MinPID, s.log)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("move the next pid past STASIS_MIN_PID=%d: %w", ph.MinPID, err)
 		}
 		s.log.Debug("next pid moved", "past", ph.MinPID, "method", m)
 	}
+	var err error
 	if ck.stdio, err = ck.openStdio(waiter); err != nil {
 		return time.Time{}, err
 	}
@@ -149,7 +159,7 @@ func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	s.log.Info("launched for checkpoint", "pid", ck.jvm.Pid, "engine", ck.eng.Name(), "image_dir", ph.Opt.Dir)
 	s.State.update(func(st *Status) { st.PID = ck.jvm.Pid })
 	ck.superviseInBackground()
-	if ck.eng.PreservesPIDs() {
+	if ck.eng.Facts().PreservesPIDs {
 		if err := pidspace.CheckAbove(ck.jvm.Pid, ph.MinPID); err != nil {
 			return launched, err
 		}
@@ -161,7 +171,7 @@ func (ck *checkpointRun) openStdio(waiter *triggers.Waiter) (*stdio.Set, error) 
 	// Plain pipes for every engine: nothing of the JVM's stdio lives in the
 	// image directory, and a restore reconnects new pipes in their place.
 	return stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr,
-		Tap: func(_, line string) { waiter.Feed(line) }})
+		Tap: func(_, line string) { waiter.Feed(line); ck.output.Feed(line) }})
 }
 
 // superviseInBackground forwards signals to the JVM while stasis waits for
@@ -257,8 +267,10 @@ func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 	}
 	s.log.Info("checkpointing", "pid", ck.jvm.Pid, "engine", ck.eng.Name())
 	start := time.Now()
-	err := ck.eng.Checkpoint(ctx, &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
-		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Log: s.log})
+	job := &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
+		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Output: &ck.output, Log: s.log}
+	err := ck.eng.Checkpoint(ctx, job)
+	ck.dumped = job.DumpedPID
 	return time.Since(start), err
 }
 
@@ -280,14 +292,23 @@ func (ck *checkpointRun) finish(launched, readyAt, warmedAt time.Time, dumped ti
 	if err != nil {
 		return err
 	}
+	pid := ck.jvm.Pid
+	if ck.dumped != 0 {
+		pid = ck.dumped // the JVM behind CRaC's CRaCMinPid wrapper
+	}
 	m := &image.Manifest{Format: image.Format, StasisVersion: ph.Version, Engine: ck.eng.Name(),
 		Env: env, EnvSalt: salt,
-		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: ck.jvm.Pid, Created: time.Now().UTC(),
+		Java: ph.Java, JavaVersion: ph.JavaVersion, Command: ph.Command, PID: pid, Created: time.Now().UTC(),
 		Phases: image.Phases{LaunchToReadyMS: readyAt.Sub(launched).Milliseconds(),
 			WarmupMS: warmedAt.Sub(readyAt).Milliseconds(), DumpMS: dumped.Milliseconds()},
-		ImageBytes: total, Files: files, JVMCapabilities: ck.jvmCaps}
+		ImageBytes: total, Files: files, JVMCapabilities: ck.jvmCaps, LaunchFlags: ck.flags}
 	if out, err := ck.stdio.PipeInodes(); out != 0 {
 		m.StdioPipes = &image.StdioPipes{Stdout: out, Stderr: err}
+	}
+	if cpu, err := image.HostCPU(); err != nil {
+		ck.s.log.Warn("the image records no CPU features", "err", err)
+	} else {
+		m.CPU = &cpu
 	}
 	if err := image.Write(ph.Opt.Dir, m); err != nil {
 		return err

@@ -17,12 +17,17 @@ import (
 
 // Phases is the configuration of the checkpoint and restore phases.
 type Phases struct {
-	Mode              string        // auto, checkpoint, restore, run
-	Engine            engine.Engine // nil in run mode, or when none could be chosen
-	EngineErr         error         // why this start cannot checkpoint (auto mode then starts cold)
-	EngineFromImage   bool          // STASIS_ENGINE=auto: at restore, the image's manifest names the engine
-	Opt               engine.Options
-	Command           []string
+	Mode            string        // auto, checkpoint, restore, run
+	Engine          engine.Engine // nil in run mode, or when none could be chosen
+	EngineErr       error         // why this start cannot checkpoint (auto mode then starts cold)
+	EngineFromImage bool          // STASIS_ENGINE=auto: at restore, the image's manifest names the engine
+	EngineWhy       string        // STASIS_ENGINE=auto: why this engine was chosen
+	Opt             engine.Options
+	Command         []string
+	// LaunchArgv is the checkpoint run's command line, built before the
+	// supervisor starts when this start may checkpoint (building it may run
+	// the JDK once, which must not compete with the reaper); nil otherwise.
+	LaunchArgv        []string
 	Java              string // the java executable of Command, for restoring launchers
 	JavaVersion       string // from the JDK's release file, for the manifest
 	Spec              triggers.Spec
@@ -66,6 +71,9 @@ func (s *Supervisor) RunPhases(ctx context.Context, ph *Phases) error {
 		name = ph.Engine.Name()
 	}
 	s.State.Configure(ph.Mode, name, ph.Health)
+	if ph.EngineWhy != "" {
+		s.log.Info("engine chosen", "engine", name, "why", ph.EngineWhy)
+	}
 	s.manualWanted = ph.Spec.IsManual()
 	switch ph.Mode {
 	case "run":

@@ -33,7 +33,7 @@ func preflight(eng engine.Engine, phase engine.Phase, m *image.Manifest, ph *Pha
 			return fmt.Errorf("the image's manifest names unknown capabilities %v", unknown)
 		}
 	}
-	facts := engine.ReadFacts()
+	facts := engine.ReadHostFacts()
 	n := engine.NeedsOf(eng.Name(), phase, jvmCaps, facts)
 	missing := engine.Check(n, facts, ph.Runtime)
 	if n.CRIU && ph.Opt.CRIU == "" {

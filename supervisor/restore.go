@@ -34,11 +34,12 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	}
 	// Plain pipes: criu reconnects them to the restored JVM (--inherit-fd),
 	// a restoring launcher hands its own stdio on.
-	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr})
+	out := &engine.Output{}
+	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr, Tap: func(_, line string) { out.Feed(line) }})
 	if err != nil {
 		return &RestoreError{Err: err}
 	}
-	p, err := s.restoreUnlessStopped(ctx, ph, eng, m, set)
+	p, err := s.restoreUnlessStopped(ctx, ph, eng, m, set, out)
 	if err != nil {
 		// Half-restored tasks may hold the pipes and keep writing CRIU's
 		// log: they go first, then what they wrote is forwarded.
@@ -105,7 +106,7 @@ func (s *Supervisor) checkImageUnlessStopped(ph *Phases) (engine.Engine, *image.
 
 // restoreUnlessStopped runs the engine's restore, bounded by
 // STASIS_RESTORE_TIMEOUT and cancelled by a stop request.
-func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, set *stdio.Set) (*reaper.Process, error) {
+func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, set *stdio.Set, out *engine.Output) (*reaper.Process, error) {
 	rctx, cancel := context.WithTimeout(ctx, ph.RestoreTimeout)
 	defer cancel()
 	go func() {
@@ -115,8 +116,8 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 		case <-rctx.Done():
 		}
 	}()
-	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
-		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log}
+	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, LaunchFlags: m.LaunchFlags, Stdio: set,
+		WorkDir: ph.StateDir, StateDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log, Output: out}
 	if m.StdioPipes != nil {
 		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
 	}
@@ -154,10 +155,22 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	if err := s.compareEnv(eng, m, ph); err != nil {
 		return nil, nil, err
 	}
+	if eng.Facts().CPUBound {
+		// The runtime does not compare CPU features (CRaC does, with
+		// --cpu-cap=none and its own check): a JIT's code for a missing
+		// feature would crash later with SIGILL.
+		host, err := image.HostCPU()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := m.CheckCPU(host); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := m.Verify(ph.Opt.Dir); err != nil {
 		return nil, nil, err
 	}
-	if eng.PreservesPIDs() {
+	if eng.Facts().PreservesPIDs {
 		free, who, err := pidspace.Holder(m.PID)
 		if err != nil {
 			return nil, nil, err
@@ -166,7 +179,7 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 			return nil, nil, fmt.Errorf("the JVM's pid %d is taken: %s", m.PID, who)
 		}
 	}
-	if eng.FIFOStdio() && ph.Opt.CRIU == "" {
+	if eng.Facts().CRIU == engine.CRIUByStasis && ph.Opt.CRIU == "" {
 		return nil, nil, errors.New("no criu found (set STASIS_CRIU)")
 	}
 	if err := preflight(eng, engine.PhaseRestore, m, ph); err != nil {

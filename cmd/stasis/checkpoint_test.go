@@ -272,6 +272,45 @@ func TestCRIUCheckpointAndRestore(t *testing.T) {
 			t.Fatalf("exit %d, want the JVM's 7\nstderr: %s", code, r.stderr.String())
 		}
 	})
+
+	t.Run("an image from a CPU with a feature this one lacks is not restored", func(t *testing.T) {
+		const feature = "stasis_test_feature"
+		manifest := filepath.Join(s.dir, "stasis.json")
+		orig, err := os.ReadFile(manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(manifest, orig, 0o644)
+		var m map[string]any
+		if err := json.Unmarshal(orig, &m); err != nil {
+			t.Fatal(err)
+		}
+		cpu, ok := m["cpu"].(map[string]any)
+		if !ok || len(cpu["features"].([]any)) == 0 {
+			t.Fatalf("the manifest records no CPU features: %s", orig)
+		}
+		cpu["features"] = append(cpu["features"].([]any), feature)
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(manifest, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out := inNamespace(t, s, nil, "inspect", s.dir); code != 1 || !strings.Contains(out, "FAIL  cpu") || !strings.Contains(out, feature) {
+			t.Fatalf("inspect does not show the CPU verdict: exit %d: %s", code, out)
+		}
+		r := s.start(t, "--on-restore-failure=fail")
+		if code := r.wait(t, time.Minute); code != 4 || !strings.Contains(r.stderr.String(), feature) {
+			t.Fatalf("exit %d, want 4 naming %s\nstderr: %s", code, feature, r.stderr.String())
+		}
+		r = s.start(t)
+		if got := get(t, s.url("/count"), 30*time.Second); got != "1" {
+			t.Fatalf("GET /count = %s, want 1 from a cold start\nstderr: %s", got, r.stderr.String())
+		}
+		if !strings.Contains(r.stderr.String(), "starting cold") || !strings.Contains(r.stderr.String(), feature) {
+			t.Fatalf("the cold start does not name the missing feature:\n%s", r.stderr.String())
+		}
+		syscall.Kill(r.hostPID, syscall.SIGTERM)
+		r.wait(t, 30*time.Second)
+	})
 }
 
 // damage copies nothing: it truncates the largest pages file of the image,

@@ -19,17 +19,19 @@ import (
 // These tests run the crac, warp and openj9 engines for real through the
 // test double of those JDKs (testdata/fakejdk): stasis as PID 1 of fresh PID
 // namespaces, the real CRIU underneath, the same scenarios as the criu
-// engine's tests, plus each engine's own contract points (RUNTIMES.md).
+// engine's tests, plus each engine's own contract points (docs/runtimes.md).
 
 // fakeService is one flavour of the double under stasis: its JDK home, its
 // image and state directories, and the settings every run of it shares, as
 // one container's environment would.
 type fakeService struct {
-	flavour string // crac, warp or openj9
+	flavour string // a fakejdktest flavour: crac, crac-legacy, crac-static, warp, warp-default or openj9
 	engine  string // STASIS_ENGINE
 	// launcher: the restored JVM is the child of the restoring launcher
-	// (crac, warp); otherwise stasis's own child (openj9, restored by criu).
+	// (crac); otherwise stasis's own child (openj9, restored by criu), or
+	// the launcher itself (warp restores in place).
 	launcher   bool
+	path       string // PATH for stasis and the JVM: current CRaC builds find criu there
 	keepsPID   bool
 	home, java string
 	dir, state string
@@ -53,16 +55,14 @@ func newFakeService(t testing.TB, flavour, eng string) *fakeService {
 	t.Helper()
 	needCRIU(t)
 	home := fakejdktest.Layout(t, flavour)
-	if _, err := os.Stat(filepath.Join(home, "lib", "criu")); err != nil {
-		t.Fatalf("the fake %s home has no lib/criu although a criu was found: %v", flavour, err)
-	}
 	base := t.TempDir()
 	f := &fakeService{flavour: flavour, engine: eng, home: home, java: filepath.Join(home, "bin", "java"),
 		dir: filepath.Join(base, "img"), state: filepath.Join(base, "state"), port: freePort(t),
 		// A JVM of another test in another namespace may have the same PID,
 		// and /tmp (attach sockets) is shared: keep away from the default.
 		minPID:   5000 + rand.IntN(10000),
-		launcher: flavour != "openj9", keepsPID: flavour != "warp", dumpLog: "dump4.log"}
+		launcher: flavour != "openj9" && flavour != "warp", keepsPID: flavour != "warp", dumpLog: "dump4.log",
+		path: fakejdktest.CRIUDir(t) + ":" + os.Getenv("PATH")}
 	f.command = []string{f.java, "-Dfake.port=" + strconv.Itoa(f.port), "-Dfake.tick=20ms"}
 	if flavour == "openj9" {
 		f.command = append(f.command, "-Dfake.checkpointAfter="+checkpointAfter)
@@ -99,25 +99,12 @@ func (f *fakeService) start(t testing.TB, env []string, flags ...string) *stasis
 	args := append([]string{"--image-dir=" + f.dir, "--state-dir=" + f.state, "--engine=" + f.engine,
 		"--min-pid=" + strconv.Itoa(f.minPID), "--stop-timeout=5s"}, f.trigger...)
 	args = append(append(append(args, flags...), "--"), f.command...)
-	// The double finds CRIU as $HOME/lib/criu, stasis as well (no STASIS_CRIU);
-	// OpenJ9 runs `criu` from PATH. The directory is --image-dir only: a
-	// CRIUSupport application reads STASIS_IMAGE_DIR, which stasis puts in
-	// the JVM's environment itself.
-	env = append([]string{"STASIS_CRIU=", "STASIS_IMAGE_DIR="}, env...)
-	if f.flavour == "openj9" {
-		env = append([]string{fakejdktest.CRIUPath(f.home)}, env...)
-	}
-	if f.flavour != "warp" {
-		return startNS(t, env, args...)
-	}
-	// Real Warp does not keep PIDs, so stasis does not move the next PID
-	// for it; the double's warp is CRIU and does keep them, so the JVM's PID
-	// at checkpoint must be free at restore, where stasis's own threads take
-	// the low PIDs. Each run starts its PIDs elsewhere.
-	f.runs++
-	last := f.minPID + 1000*f.runs
-	script := fmt.Sprintf(`echo %d > /proc/sys/kernel/ns_last_pid && exec "$@"`, last)
-	return startNSAfter(t, env, script, args...)
+	// The double finds CRIU where the JDK would (PATH, or lib/criu in a
+	// legacy build), stasis as well (no STASIS_CRIU). The directory is
+	// --image-dir only: a CRIUSupport application reads STASIS_IMAGE_DIR,
+	// which stasis puts in the JVM's environment itself.
+	env = append([]string{"STASIS_CRIU=", "STASIS_IMAGE_DIR=", "PATH=" + f.path}, env...)
+	return startNS(t, env, args...)
 }
 
 // startNSAfter is startNS with a shell script run first as PID 1, which
@@ -192,7 +179,7 @@ func (f *fakeService) restoredJVM(t testing.TB, r *stasisRun) int {
 	t.Helper()
 	pid := jvmOf(t, r)
 	if !f.launcher {
-		return pid
+		return pid // openj9: stasis's child; warp: the launcher is the JVM
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -221,17 +208,30 @@ var engineFlavours = []struct{ flavour, engine, detected string }{
 	{"openj9", "auto", "openj9"},
 }
 
+// cracBuilds are the other CRaC builds the double models, each run through
+// the whole cycle with STASIS_ENGINE=crac: a legacy build (lib/criuengine,
+// lib/criu), a static JDK (no libjvm.so), and a build whose default engine
+// is warp (stasis must pin CRIU).
+var cracBuilds = []struct{ flavour, engine, detected string }{
+	{"crac-legacy", "crac", "crac"},
+	{"crac-static", "auto", "crac"},
+	{"warp-default", "crac", "crac"},
+}
+
 // TestEnginesCheckpointAndRestore: one image per flavour, made after a probe
 // and a warm-up (openj9: by the application itself), and every restore
 // scenario run on it; the damaging ones last.
 func TestEnginesCheckpointAndRestore(t *testing.T) {
-	for _, tc := range engineFlavours {
+	for _, tc := range append(engineFlavours, cracBuilds...) {
 		t.Run(tc.flavour, func(t *testing.T) {
 			f := newFakeService(t, tc.flavour, tc.engine)
 			ck, count := f.checkpoint(t)
 			if want := "engine=" + tc.detected; !strings.Contains(ck.stderr.String(), "launched for checkpoint") ||
 				!strings.Contains(lineWith(ck.stderr.String(), "launched for checkpoint"), want) {
 				t.Fatalf("STASIS_ENGINE=%s: the launch line does not say %s\nstderr: %s", tc.engine, want, ck.stderr.String())
+			}
+			if tc.engine == "auto" && !strings.Contains(lineWith(ck.stderr.String(), "engine chosen"), "why=") {
+				t.Fatalf("STASIS_ENGINE=auto does not say which engine it chose and why:\n%s", ck.stderr.String())
 			}
 			eng, pid := f.manifest(t)
 			if eng != tc.detected {
@@ -244,28 +244,35 @@ func TestEnginesCheckpointAndRestore(t *testing.T) {
 				t.Fatalf("the image records engine %q (%v), want %q", b, err, engineRecorded(tc.flavour))
 			}
 			log, _ := os.ReadFile(filepath.Join(f.dir, f.dumpLog))
-			if tc.flavour == "openj9" {
+			switch {
+			case f.flavour == "warp":
+				if !strings.Contains(ck.stdout.String(), "warp: Checkpoint successful!") {
+					t.Fatalf("no Warp success line:\n%s", tailString(ck.stdout.String(), 2000))
+				}
+			case f.flavour == "openj9" && (len(log) == 0 || strings.Contains(string(log), "Dumping finished successfully")):
 				// OpenJ9's default: CRIU's level 2, no success line; the
 				// verdict is stats-dump.
-				if len(log) == 0 || strings.Contains(string(log), "Dumping finished successfully") {
-					t.Fatalf("%s is not a level-2 log of a dump:\n%s", f.dumpLog, tailString(string(log), 2000))
+				t.Fatalf("%s is not a level-2 log of a dump:\n%s", f.dumpLog, tailString(string(log), 2000))
+			default:
+				if _, err := os.Stat(filepath.Join(f.dir, "stats-dump")); err != nil {
+					t.Fatalf("no stats-dump: the dump did not finish (%v)", err)
 				}
-			} else if !strings.Contains(string(log), "Dumping finished successfully") {
-				t.Fatalf("%s does not say the dump finished:\n%s", f.dumpLog, tailString(string(log), 2000))
 			}
 			restoreScenarios(t, f, ck, count, pid)
 		})
 	}
 }
 
+// engineRecorded is what the JVM writes in DIR/engine: the resolved engine
+// name (openjdk/crac crac_engine.cpp record_engine).
 func engineRecorded(flavour string) string {
-	if flavour == "openj9" {
+	switch flavour {
+	case "openj9":
 		return "openj9"
-	}
-	if flavour == "warp" {
+	case "warp":
 		return "warp"
 	}
-	return "criu"
+	return "criuengine"
 }
 
 func lineWith(out, word string) string {
@@ -296,19 +303,40 @@ func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid in
 			}
 		}
 		if f.launcher {
+			// CRaC's `criu restore -W .` writes in the launcher's cwd, which
+			// stasis makes its state directory.
+			if _, err := os.Stat(filepath.Join(f.state, "stats-restore")); err != nil {
+				t.Fatalf("CRIU's restore work files are not in the state directory: %v", err)
+			}
+		}
+		if f.launcher {
 			// stasis supervises the restoring launcher, not the JVM itself.
 			if launcher, jvm := jvmOf(t, r), f.restoredJVM(t, r); launcher == jvm {
 				t.Fatalf("the JVM %d is stasis's child: no restoring launcher", jvm)
 			}
 		}
-		r.waitOutput(t, "Restored fake app", 10*time.Second)
-		last := lastNumber(ck.stdout.String(), "tick")
-		r.waitOutput(t, fmt.Sprintf("tick %d\n", last+5), 30*time.Second)
+		if f.flavour == "warp" {
+			// Warp restores in place: the launcher is the application.
+			launcher := jvmOf(t, r)
+			if c := childrenOfPID(launcher); len(c) != 0 {
+				t.Fatalf("the Warp launcher %d has children %v", launcher, c)
+			}
+		}
+		// Legacy builds handed stdio over through the CRaC fork of CRIU,
+		// which the double does not model: their output is not checked.
+		legacy := f.flavour == "crac-legacy"
+		if !legacy {
+			r.waitOutput(t, "Restored fake app", 10*time.Second)
+			last := lastNumber(ck.stdout.String(), "tick")
+			r.waitOutput(t, fmt.Sprintf("tick %d\n", last+5), 30*time.Second)
+		}
 		syscall.Kill(r.hostPID, syscall.SIGTERM)
 		if code := r.wait(t, time.Minute); code != 143 {
 			t.Fatalf("exit %d after SIGTERM, want the JVM's 143\nstderr: %s", code, r.stderr.String())
 		}
-		checkContinuous(t, "tick", ck.stdout.String(), r.stdout.String())
+		if !legacy {
+			checkContinuous(t, "tick", ck.stdout.String(), r.stdout.String())
+		}
 	})
 
 	t.Run("SIGKILL of the restored JVM gives 137", func(t *testing.T) {
@@ -329,7 +357,7 @@ func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid in
 		}
 	})
 
-	if f.flavour == "crac" {
+	if f.flavour != "warp" && f.flavour != "openj9" {
 		t.Run("early restore failure: auto mode starts cold", func(t *testing.T) {
 			r := f.start(t, []string{"FAKE_CPU_MISMATCH=1"})
 			coldAndTerm(t, f, r, "missing features of this CPU")
@@ -345,7 +373,15 @@ func restoreScenarios(t *testing.T, f *fakeService, ck *stasisRun, count, pid in
 		})
 	}
 
-	damage(t, f.dir)
+	if f.flavour == "warp" {
+		fi, err := os.Stat(filepath.Join(f.dir, "core.img"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Truncate(filepath.Join(f.dir, "core.img"), fi.Size()/2)
+	} else {
+		damage(t, f.dir)
+	}
 	t.Run("damaged: auto mode starts cold and says why", func(t *testing.T) {
 		coldAndTerm(t, f, f.start(t, nil), "bytes, the manifest says")
 	})
@@ -398,6 +434,12 @@ func TestEnginesMissingImage(t *testing.T) {
 // manifest may be left, and the next start checkpoints again.
 func TestEnginesSIGKILLDuringDump(t *testing.T) {
 	for _, tc := range engineFlavours {
+		if tc.flavour == "warp" {
+			// Warp's dump is one file written by the JVM (the double's
+			// core.img): stasis may well finish between the engine file and
+			// the kill, and a finished image is no failure.
+			continue
+		}
 		t.Run(tc.flavour, func(t *testing.T) {
 			f := newFakeService(t, tc.flavour, tc.engine)
 			r := f.start(t, nil, "--mode=checkpoint")
@@ -431,22 +473,68 @@ func waitFileExists(t testing.TB, r *stasisRun, path string, limit time.Duration
 }
 
 // TestEnginesCRaCCheckpointFailures: the JVM answers JDK.checkpoint before
-// its engine runs, so stasis must judge the dump itself; and a JVM that
-// refuses the checkpoint says why in its reply.
+// its engine runs, so stasis judges the outcome itself, and fails within
+// seconds (not STASIS_CHECKPOINT_TIMEOUT) quoting the JVM's own line: a
+// current build exits 1 when CRIU fails ("Restore cannot continue"), a
+// legacy one runs on with CRIU's dump4.log, an engine that finds no criu
+// fails before CRIU could open a log, and a JVM that refuses the checkpoint
+// says why in its reply.
 func TestEnginesCRaCCheckpointFailures(t *testing.T) {
-	f := newFakeService(t, "crac", "crac")
-	t.Run("dump fails after the attach reply: exit 3 with dump4.log", func(t *testing.T) {
-		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+	fast := func(t *testing.T, r *stasisRun, started time.Time) {
+		t.Helper()
 		if code := r.wait(t, 3*time.Minute); code != 3 {
 			t.Fatalf("exit %d, want 3\nstderr: %s", code, r.stderr.String())
 		}
+		if d := time.Since(started); d > time.Minute {
+			t.Fatalf("stasis took %s: it waited for the checkpoint timeout", d)
+		}
+	}
+	t.Run("current build: CRIU fails after the reply, the JVM exits 1", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
+		started := time.Now()
+		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, started)
+		if errs := r.stderr.String(); !strings.Contains(errs, "Restore cannot continue, VM will exit.") || !strings.Contains(errs, "exit status 1") {
+			t.Fatalf("stasis does not quote the JVM's line and status:\n%s", errs)
+		}
+		f.noManifest(t)
+	})
+	t.Run("legacy build: CRIU fails after the reply, the JVM runs on", func(t *testing.T) {
+		f := newFakeService(t, "crac-legacy", "crac")
+		started := time.Now()
+		r := f.start(t, []string{"FAKE_DUMP_FAIL=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, started)
 		errs := r.stderr.String()
-		if !strings.Contains(errs, "the dump failed") || !strings.Contains(errs, "last lines of dump4.log") {
+		if !strings.Contains(errs, "failed") || !strings.Contains(errs, "last lines of dump4.log") {
 			t.Fatalf("stasis does not say the dump failed with the tail of dump4.log:\n%s", errs)
 		}
 		f.noManifest(t)
 	})
+	t.Run("the JVM killed by SIGKILL without a dump is no checkpoint", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
+		r := f.start(t, []string{"FAKE_DUMP_KILLED=1"}, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, time.Now())
+		if errs := r.stderr.String(); !strings.Contains(errs, "stats-dump") {
+			t.Fatalf("stasis does not say CRIU wrote no stats-dump:\n%s", errs)
+		}
+		f.noManifest(t)
+	})
+	t.Run("no criu: the engine fails before CRIU opens its log", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
+		f.path = "/usr/bin:/bin"
+		started := time.Now()
+		r := f.start(t, nil, "--mode=checkpoint", "--checkpoint-timeout=2m")
+		fast(t, r, started)
+		if errs := r.stderr.String(); !strings.Contains(errs, "CRaC engine failed to checkpoint") || !strings.Contains(errs, "Cannot find CRIU") {
+			t.Fatalf("stasis does not quote the JVM's engine failure:\n%s", errs)
+		}
+		if _, err := os.Stat(filepath.Join(f.dir, "dump4.log")); err == nil {
+			t.Fatal("a dump4.log exists: CRIU ran")
+		}
+		f.noManifest(t)
+	})
 	t.Run("refused checkpoint: exit 3 with the JVM's exception", func(t *testing.T) {
+		f := newFakeService(t, "crac", "crac")
 		open := filepath.Join(t.TempDir(), "held-open")
 		if err := os.WriteFile(open, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
@@ -460,6 +548,31 @@ func TestEnginesCRaCCheckpointFailures(t *testing.T) {
 		}
 		f.noManifest(t)
 	})
+}
+
+// TestEnginesCRaCMinPidWrapper: with -XX:CRaCMinPid above the launcher's
+// PID, CRaC's launcher stays behind as a wrapper and the JVM is its child:
+// stasis attaches to the JVM, records its PID, and restores it.
+func TestEnginesCRaCMinPidWrapper(t *testing.T) {
+	f := newFakeService(t, "crac", "crac")
+	min := f.minPID + 3000
+	f.command = append([]string{f.java, "-XX:CRaCMinPid=" + strconv.Itoa(min)}, f.command[1:]...)
+	ck, count := f.checkpoint(t)
+	_, pid := f.manifest(t)
+	if pid <= min {
+		t.Fatalf("manifest pid %d, want the JVM's, above CRaCMinPid=%d (not the wrapper's)\nstderr: %s", pid, min, ck.stderr.String())
+	}
+	r := f.start(t, nil)
+	if got := f.get(t, r, f.url("/count"), 30*time.Second); got != strconv.Itoa(count+1) {
+		t.Fatalf("after restore GET /count = %s, want %d", got, count+1)
+	}
+	if got := f.get(t, r, f.url("/pid"), 10*time.Second); got != strconv.Itoa(pid) {
+		t.Fatalf("restored JVM has pid %s, want %d", got, pid)
+	}
+	syscall.Kill(r.hostPID, syscall.SIGTERM)
+	if code := r.wait(t, time.Minute); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143\nstderr: %s", code, r.stderr.String())
+	}
 }
 
 // TestEnginesOpenJ9NoCheckpointCommand: an OpenJ9 release without
@@ -636,5 +749,37 @@ func TestJCmdOpenJ9(t *testing.T) {
 	out, _ = cmd.CombinedOutput()
 	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "Command No.such not recognized") {
 		t.Fatalf("unknown command: exit %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
+}
+
+func childrenOfPID(pid int) []string {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []string
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		out = append(out, strings.Fields(string(b))...)
+	}
+	return out
+}
+
+// TestEnginesCRaCEngineOptionsAtRestore: -XX:CRaCEngineOptions apply at
+// restore too (criu_location here, with no criu on PATH): stasis passes the
+// user's options on to the restoring launcher.
+func TestEnginesCRaCEngineOptionsAtRestore(t *testing.T) {
+	f := newFakeService(t, "crac", "crac")
+	criu, err := fakejdktest.FindCRIU()
+	if err != nil {
+		t.Skip(err)
+	}
+	f.path = "/usr/bin:/bin"
+	f.command = append([]string{f.java, "-XX:CRaCEngineOptions=criu_location=" + criu}, f.command[1:]...)
+	_, count := f.checkpoint(t)
+	r := f.start(t, nil)
+	if got := f.get(t, r, f.url("/count"), 30*time.Second); got != strconv.Itoa(count+1) {
+		t.Fatalf("after restore GET /count = %s, want %d\nstderr: %s", got, count+1, r.stderr.String())
+	}
+	syscall.Kill(r.hostPID, syscall.SIGTERM)
+	if code := r.wait(t, time.Minute); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143\nstderr: %s", code, r.stderr.String())
 	}
 }

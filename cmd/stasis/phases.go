@@ -10,6 +10,7 @@ import (
 	"stasis/healthcheck"
 	"stasis/supervisor"
 	"stasis/supervisor/engine"
+	"stasis/supervisor/image"
 	"stasis/triggers"
 )
 
@@ -21,7 +22,7 @@ import (
 func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, error) {
 	ph := &supervisor.Phases{
 		Mode: cfg.Mode, Command: cfg.Command, Spec: cfg.Spec,
-		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies, OpenJ9API: cfg.OpenJ9API},
+		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies, OpenJ9API: cfg.OpenJ9API, Command: cfg.Command},
 		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
 		ProbeInterval: cfg.ProbeInterval, GC: cfg.GCBeforeCheckpoint, MinPID: cfg.MinPID,
 		OnRestoreFailure: cfg.OnRestoreFailure, StateDir: cfg.StateDir, Version: version,
@@ -53,7 +54,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	name := cfg.Engine
 	ph.EngineFromImage = name == "auto"
 	if name == "auto" {
-		name, ph.EngineErr = engine.Detect(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
+		name, ph.EngineWhy, ph.EngineErr = engine.DetectWhy(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
 	}
 	if name == "crac" && !ph.EngineFromImage && home != "" && engine.Flavour(home) != "crac" {
 		// Named explicitly: without this, java is launched with CRaC's
@@ -63,20 +64,39 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	}
 	if ph.EngineErr == nil {
 		ph.Engine = engine.New(name)
-		if name == "criu" || name == "openj9" {
+		if ph.Engine != nil && ph.Engine.Facts().CRIU == engine.CRIUByStasis {
 			ph.EngineErr = criuErr
 		}
 	}
 	if ph.EngineErr == nil && ph.Engine != nil {
-		_, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
+		ph.EngineErr = engine.CheckCommand(ph.Engine, cfg.Command)
 	}
-	if ph.EngineErr == nil && name == "criu" && cfg.Spec.IsApp() {
-		ph.EngineErr = errors.New("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the criu engine")
+	if ph.EngineErr == nil && ph.Engine != nil && mayCheckpoint(cfg) {
+		// LaunchArgv may start the JDK once (crac asks it for its engine
+		// flag): here, before the reaper owns wait4, and only when this
+		// start may checkpoint, so a restore never waits for it.
+		ph.LaunchArgv, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
+	}
+	if ph.EngineErr == nil && ph.Engine != nil && !ph.Engine.Facts().AppTrigger && cfg.Spec.IsApp() {
+		ph.EngineErr = fmt.Errorf("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the %s engine", name)
 	}
 	if ph.EngineErr != nil && cfg.Mode == "checkpoint" {
 		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}
 	}
 	return ph, nil
+}
+
+// mayCheckpoint: checkpoint mode, or auto mode with a trigger and no image
+// yet (the phase machine's first start).
+func mayCheckpoint(cfg Config) bool {
+	if cfg.Mode == "checkpoint" {
+		return true
+	}
+	if cfg.Mode != "auto" || cfg.Spec.Empty() {
+		return false
+	}
+	_, err := image.Read(cfg.ImageDir)
+	return errors.Is(err, image.ErrNoImage)
 }
 
 // healthSpec is STASIS_HEALTH, else the http or tcp probe of the trigger.

@@ -16,7 +16,7 @@ import (
 )
 
 // defaultImageEstimate is the disk a first checkpoint is assumed to need:
-// a Jetty and Jackson service measured 118 MB (RUNTIMES.md), with room.
+// a Jetty and Jackson service measured 118 MB (docs/runtimes.md), with room.
 const defaultImageEstimate = 256 << 20
 
 // cmdDoctor is `stasis doctor [--json] [-- CMD...]`: what this environment
@@ -86,10 +86,20 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) healt
 			dc.EngineErr = err.Error()
 		}
 	}
-	if crit, err := engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home); err != nil {
+	findCRIU := func() (string, error) { return engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home) }
+	if f, _ := engine.FactsOf(dc.Engine); f.CRIU == engine.CRIUByJVM {
+		// The CRaC JDK runs the criu it finds itself.
+		findCRIU = func() (string, error) {
+			return engine.FindCRaCCRIU(command, home, func(k string) string { return environ[k] })
+		}
+	}
+	if crit, err := findCRIU(); err != nil {
 		dc.CRIUErr = err.Error()
 	} else {
 		dc.CRIU = crit
+	}
+	if f, ok := engine.FactsOf(dc.Engine); ok {
+		dc.EngineFacts = healthcheck.EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm}
 	}
 	dc.Checkpoint, dc.Restore = plannedWork(cfg, merr)
 	dc.Image = imageState(cfg.ImageDir, m, merr, dc.Engine, command)
@@ -144,7 +154,7 @@ func imageState(dir string, m *image.Manifest, err error, eng string, command []
 // CRIU applies), each need of the engine for what this start does: at
 // restore, also every capability the JVM held at its checkpoint.
 func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[string]string) ([]healthcheck.Privilege, []healthcheck.Finding) {
-	facts := engine.ReadFacts()
+	facts := engine.ReadHostFacts()
 	runtime := engine.DetectRuntime(environ)
 	var out []healthcheck.Privilege
 	var notes []healthcheck.Finding
@@ -208,7 +218,7 @@ func merge(ps []healthcheck.Privilege, p healthcheck.Privilege) []healthcheck.Pr
 	return append(ps, p)
 }
 
-func okDetail(item string, p engine.Phase, f engine.Facts) string {
+func okDetail(item string, p engine.Phase, f engine.HostFacts) string {
 	switch item {
 	case "seccomp":
 		return "no seccomp filter, as the " + string(p) + " needs"

@@ -66,16 +66,25 @@ func takeJSONFlag(args []string) ([]string, bool) {
 func hereFor(cfg Config, dir string, environ map[string]string) image.Here {
 	return image.Here{
 		CRIU: func(name string) (string, error) {
-			if name == "warp" {
-				return "", nil // Warp needs no criu
+			f, _ := engine.FactsOf(name)
+			switch f.CRIU {
+			case engine.CRIUNone:
+				return "", nil // e.g. Warp needs no criu
+			case engine.CRIUByJVM:
+				return engine.FindCRaCCRIU(cfg.Command, jdkHomeOfImage(dir), func(k string) string { return environ[k] })
 			}
 			return engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], jdkHomeOfImage(dir))
 		},
 		PreservesPIDs: func(name string) bool {
-			e := engine.New(name)
-			return e != nil && e.PreservesPIDs()
+			f, _ := engine.FactsOf(name)
+			return f.PreservesPIDs
 		},
 		PIDHolder: pidspace.Holder,
+		CPUBound: func(name string) bool {
+			f, _ := engine.FactsOf(name)
+			return f.CPUBound
+		},
+		HostCPU: image.HostCPU,
 	}
 }
 

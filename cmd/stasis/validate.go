@@ -11,6 +11,7 @@ import (
 
 	"stasis/healthcheck"
 	"stasis/supervisor"
+	"stasis/supervisor/engine"
 	"stasis/triggers"
 )
 
@@ -21,7 +22,7 @@ func validate(s settings, command []string) (Config, error) {
 	v := &validator{}
 	c := Config{
 		Mode:                 v.oneOf("STASIS_MODE", s.Mode, "auto", "checkpoint", "restore", "run"),
-		Engine:               v.oneOf("STASIS_ENGINE", s.Engine, "auto", "crac", "warp", "openj9", "criu"),
+		Engine:               v.oneOf("STASIS_ENGINE", s.Engine, append([]string{"auto"}, engine.Names()...)...),
 		ImageDir:             v.path("STASIS_IMAGE_DIR", s.ImageDir),
 		CheckpointOn:         strings.TrimSpace(s.CheckpointOn),
 		CheckpointTimeout:    v.duration("STASIS_CHECKPOINT_TIMEOUT", s.CheckpointTimeout),
@@ -174,14 +175,15 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 		}
 	}
 	c.Spec = spec
-	if c.Mode == "checkpoint" && spec.Empty() && (c.Engine != "openj9") {
+	facts, _ := engine.FactsOf(c.Engine) // zero for auto
+	if c.Mode == "checkpoint" && spec.Empty() && !facts.SelfTriggered {
 		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "checkpoint mode needs a trigger (for example http://127.0.0.1:8080/health, or manual)")
 	}
-	if spec.IsApp() && c.Engine == "criu" {
-		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "app needs a JVM that checkpoints itself (engine crac, warp or openj9); with the criu engine stasis dumps the JVM and needs a readiness condition")
+	if spec.IsApp() && c.Engine != "auto" && !facts.AppTrigger {
+		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "app needs a JVM that checkpoints itself (engine crac, warp or openj9); with the "+c.Engine+" engine stasis dumps the JVM and needs a readiness condition")
 	}
-	if c.Engine == "openj9" && spec.Empty() {
-		c.Spec, _ = triggers.ParseSpec("app") // OpenJ9 apps checkpoint themselves
+	if facts.SelfTriggered && spec.Empty() {
+		c.Spec, _ = triggers.ParseSpec("app") // the application checkpoints itself
 	}
 	if urls, err := triggers.ParseURLs(s.WarmupURL); err != nil {
 		v.fail("STASIS_WARMUP_URL", s.WarmupURL, err.Error())

@@ -123,7 +123,7 @@ func checkpointedImage(t *testing.T, home string, port, base int, extra ...strin
 	t.Helper()
 	img := filepath.Join(t.TempDir(), "img")
 	args := append([]string{filepath.Join(home, "bin", "java"), "-XX:CRaCCheckpointTo=" + img, fmt.Sprintf("-Dfake.port=%d", port), "-Dfake.tick=50ms"}, extra...)
-	ns := StartNS(t, home, base, nil, t.TempDir(), args...)
+	ns := StartNS(t, home, base, criuPathEnv(t), t.TempDir(), args...)
 	for i := 1; i <= 3; i++ {
 		if got := get(t, port, "/count"); got != fmt.Sprint(i) {
 			t.Fatalf("count %d = %q", i, got)
@@ -138,4 +138,9 @@ func checkpointedImage(t *testing.T, home string, port, base int, extra ...strin
 		t.Fatalf("checkpointed JVM ended with %q, want signal 9 (137)\nstderr:\n%s", st, ns.Stderr)
 	}
 	return img, nspid
+}
+
+// criuPathEnv puts a CRIU on PATH, where current CRaC builds look for it.
+func criuPathEnv(t *testing.T) []string {
+	return []string{"PATH=" + CRIUDir(t) + ":" + os.Getenv("PATH")}
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,7 +28,8 @@ func TestLayoutAndBanners(t *testing.T) {
 	cases := []struct {
 		flavour, file, banner, release string
 	}{
-		{CRaC, "lib/criuengine", "Zulu17.54+21-CRaC-CA", `IMPLEMENTOR="Azul Systems, Inc."`},
+		{CRaC, "lib/criuhelper", "Zulu17.54+21-CRaC-CA", `IMPLEMENTOR="Azul Systems, Inc."`},
+		{CRaCLegacy, "lib/criuengine", "Zulu17.54+21-CRaC-CA", `IMPLEMENTOR="Azul Systems, Inc."`},
 		{OpenJ9, "lib/default/libj9vm29.so", "Eclipse OpenJ9 VM", `IMPLEMENTOR="IBM Corporation"`},
 		{HotSpot, "lib/server/libjvm.so", "OpenJDK 64-Bit Server VM (build", `IMPLEMENTOR="Debian"`},
 	}
@@ -228,7 +231,7 @@ func TestOpenFileBlocksCheckpoint(t *testing.T) {
 func TestDumpFailureKeepsRunning(t *testing.T) {
 	requireCRIU(t)
 	requireJcmd(t)
-	home := Layout(t, CRaC)
+	home := Layout(t, CRaCLegacy) // a current build exits instead: TestDumpFailureExits
 	port, base := freePort(t), PIDBase()
 	img := filepath.Join(t.TempDir(), "img")
 	ns := StartNS(t, home, base, []string{"FAKE_DUMP_FAIL=1"}, t.TempDir(),
@@ -238,8 +241,8 @@ func TestDumpFailureKeepsRunning(t *testing.T) {
 	if out, err := jcmd(t, pid, "JDK.checkpoint"); err != nil {
 		t.Fatalf("jcmd JDK.checkpoint: %v %q (the reply precedes the dump, so it succeeds)", err, out)
 	}
-	waitFor(t, "the failure on the JVM's stderr", 20*time.Second, func() bool {
-		return strings.Contains(ns.Stderr.String(), "CRaC engine failed to checkpoint")
+	waitFor(t, "the failure on the JVM's stdout", 20*time.Second, func() bool {
+		return strings.Contains(ns.Stdout.String(), "CRaC engine failed to checkpoint")
 	})
 	if log := readFile(t, filepath.Join(img, "dump4.log")); !strings.Contains(log, "Error") {
 		t.Errorf("dump4.log has no error:\n%s", log)
@@ -253,5 +256,89 @@ func TestDumpFailureKeepsRunning(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGTERM)
 	if st := ns.Wait(t, 10*time.Second); st != "exit 143" {
 		t.Errorf("JVM after SIGTERM: %q, want exit 143", st)
+	}
+}
+
+// TestDumpFailureExits: a current build takes the engine's -1 as restore
+// data and exits 1 with "Restore cannot continue, VM will exit."
+// (openjdk/crac crac.cpp VM_Crac::doit).
+func TestDumpFailureExits(t *testing.T) {
+	requireCRIU(t)
+	requireJcmd(t)
+	home := Layout(t, CRaC)
+	port, base := freePort(t), PIDBase()
+	img := filepath.Join(t.TempDir(), "img")
+	ns := StartNS(t, home, base, append(criuPathEnv(t), "FAKE_DUMP_FAIL=1"), t.TempDir(),
+		filepath.Join(home, "bin", "java"), "-XX:CRaCCheckpointTo="+img, fmt.Sprintf("-Dfake.port=%d", port))
+	get(t, port, "/count")
+	if out, err := jcmd(t, ns.ChildPID(t), "JDK.checkpoint"); err != nil {
+		t.Fatalf("jcmd JDK.checkpoint: %v %q", err, out)
+	}
+	if st := ns.Wait(t, 20*time.Second); st != "exit 1" || !strings.Contains(ns.Stdout.String(), "Restore cannot continue, VM will exit.") {
+		t.Fatalf("JVM ended with %q, stdout:\n%s", st, ns.Stdout)
+	}
+}
+
+// TestEngineFailsBeforeCRIU: no criu to be found: the engine fails before
+// CRIU could open dump4.log, the JVM says so and runs on.
+func TestEngineFailsBeforeCRIU(t *testing.T) {
+	requireJcmd(t)
+	RequireNamespaces(t)
+	home := Layout(t, CRaC)
+	port, base := freePort(t), PIDBase()
+	img := filepath.Join(t.TempDir(), "img")
+	ns := StartNS(t, home, base, []string{"PATH=/usr/bin:/bin"}, t.TempDir(),
+		filepath.Join(home, "bin", "java"), "-XX:CRaCCheckpointTo="+img, fmt.Sprintf("-Dfake.port=%d", port))
+	get(t, port, "/count")
+	pid := ns.ChildPID(t)
+	if out, err := jcmd(t, pid, "JDK.checkpoint"); err != nil {
+		t.Fatalf("jcmd JDK.checkpoint: %v %q (the reply precedes the engine)", err, out)
+	}
+	waitFor(t, "the engine failure", 10*time.Second, func() bool {
+		return strings.Contains(ns.Stdout.String(), "CRaC engine failed to checkpoint") && strings.Contains(ns.Stderr.String(), "Cannot find CRIU")
+	})
+	if _, err := os.Stat(filepath.Join(img, "dump4.log")); err == nil {
+		t.Error("dump4.log exists: CRIU ran")
+	}
+	if got := get(t, port, "/count"); got != "2" {
+		t.Errorf("count after the failure = %q, want 2: the JVM runs on", got)
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	ns.Wait(t, 10*time.Second)
+}
+
+// TestDoubleBuilds: PrintFlagsFinal shows each build's default engine; a
+// static JDK maps no libjvm.so; CRaCMinPid leaves the launcher as a wrapper
+// whose child is the JVM.
+func TestDoubleBuilds(t *testing.T) {
+	for flavour, want := range map[string]string{CRaC: "criuengine", WarpDefault: "warp"} {
+		cmd := execCommand(filepath.Join(Layout(t, flavour), "bin", "java"), nil, "-XX:+PrintFlagsFinal", "-version")
+		out, err := cmd.Output()
+		if err != nil || !regexp.MustCompile(`ccstr CRaCEngine +=  *`+want+` `).Match(out) {
+			t.Errorf("%s: PrintFlagsFinal %v:\n%s", flavour, err, out)
+		}
+	}
+	static := Layout(t, CRaCStatic)
+	cmd, _, _ := startJVM(t, static, nil, "-Dfake.port=0")
+	if maps := readFile(t, fmt.Sprintf("/proc/%d/maps", cmd.Process.Pid)); strings.Contains(maps, "libjvm.so") {
+		t.Errorf("a static JDK maps libjvm.so")
+	}
+	RequireNamespaces(t)
+	home := Layout(t, CRaC)
+	port, base := freePort(t), PIDBase()
+	ns := StartNS(t, home, base, nil, t.TempDir(), filepath.Join(home, "bin", "java"),
+		"-XX:CRaCCheckpointTo="+filepath.Join(t.TempDir(), "img"), fmt.Sprintf("-XX:CRaCMinPid=%d", base+500), fmt.Sprintf("-Dfake.port=%d", port))
+	get(t, port, "/count")
+	wrapper := ns.ChildPID(t)
+	c := children(wrapper)
+	if len(c) != 1 {
+		t.Fatalf("the CRaCMinPid wrapper has children %v, want the JVM", c)
+	}
+	if got, _ := strconv.Atoi(get(t, port, "/pid")); got <= base+500 {
+		t.Errorf("the JVM has pid %d, want above CRaCMinPid=%d", got, base+500)
+	}
+	syscall.Kill(wrapper, syscall.SIGTERM)
+	if st := ns.Wait(t, 10*time.Second); st != "exit 143" {
+		t.Errorf("the wrapper ended with %q, want the JVM's exit 143", st)
 	}
 }

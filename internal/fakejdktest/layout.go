@@ -16,12 +16,19 @@ import (
 	"testing"
 )
 
-// Flavours Layout knows. Warp is a CRaC home used with -XX:CRaCEngine=warp.
+// Flavours Layout knows. CRaC is a current openjdk/crac build (the engine a
+// library, lib/criuhelper, CRIU found on PATH); CRaCLegacy an older one (the
+// executable lib/criuengine and its own lib/criu); CRaCStatic a static JDK
+// (no lib/server/libjvm.so); WarpDefault a current build whose default
+// engine is warp. Warp is a CRaC home used with -XX:CRaCEngine=warp.
 const (
-	CRaC    = "crac"
-	Warp    = "warp"
-	OpenJ9  = "openj9"
-	HotSpot = "hotspot"
+	CRaC        = "crac"
+	CRaCLegacy  = "crac-legacy"
+	CRaCStatic  = "crac-static"
+	WarpDefault = "warp-default"
+	Warp        = "warp"
+	OpenJ9      = "openj9"
+	HotSpot     = "hotspot"
 )
 
 // criuPrefix is where scripts/install-criu puts its criu wrapper.
@@ -40,20 +47,54 @@ func Layout(t testing.TB, flavour string) (home string) {
 	if err := layout(home, flavour); err != nil {
 		t.Fatalf("lay out %s home in %s: %v", flavour, home, err)
 	}
-	if err := Build(filepath.Join(home, "bin", "java")); err != nil {
+	java := filepath.Join(home, "bin", "java")
+	if err := Build(java); err != nil {
 		t.Fatalf("build fake java: %v", err)
 	}
+	// CRaC's helper executables are the same binary under their names.
+	os.MkdirAll(filepath.Join(home, "lib"), 0o755)
+	for _, helper := range helpers[flavour] {
+		if err := os.Link(java, filepath.Join(home, "lib", helper)); err != nil {
+			t.Fatalf("lay out lib/%s: %v", helper, err)
+		}
+	}
 	return home
+}
+
+var helpers = map[string][]string{CRaC: {"criuhelper"}, Warp: {"criuhelper"}, WarpDefault: {"criuhelper"},
+	CRaCStatic: {"criuhelper"}, CRaCLegacy: {"criuengine"}}
+
+// CRIUDir returns a directory holding only a `criu` that is FindCRIU's: put
+// it on PATH, where current CRaC builds look for CRIU.
+func CRIUDir(t testing.TB) string {
+	t.Helper()
+	criu, err := FindCRIU()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(criu, filepath.Join(dir, "criu")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func layout(home, flavour string) error {
 	files := map[string]string{}
 	release := "JAVA_VERSION=\"17.0.13\"\n"
 	switch flavour {
-	case CRaC, Warp:
-		files["lib/criuengine"] = "#!/bin/sh\necho 'fake criuengine: not used by the double' >&2\nexit 1\n"
+	case CRaC, Warp, WarpDefault:
+		files["lib/libcriuengine.so"] = page
 		files["lib/server/libjvm.so"] = page
 		release = "IMPLEMENTOR=\"Azul Systems, Inc.\"\nIMPLEMENTOR_VERSION=\"Zulu17.54+21-CRaC-CA\"\n" + release
+		if flavour == WarpDefault {
+			files["fakejdk-build"] = "default_engine=warp\n"
+		}
+	case CRaCStatic:
+		release = "IMPLEMENTOR=\"Azul Systems, Inc.\"\n" + release
+	case CRaCLegacy:
+		files["lib/server/libjvm.so"] = page
+		release = "IMPLEMENTOR=\"Azul Systems, Inc.\"\nIMPLEMENTOR_VERSION=\"Zulu17.44+15-CRaC-CA\"\n" + release
 	case OpenJ9:
 		// Not empty: the double maps the library so /proc/PID/maps shows
 		// libj9vm29.so, and a file mapping needs a page behind it.
@@ -75,10 +116,15 @@ func layout(home, flavour string) error {
 			return err
 		}
 	}
-	if criu, err := FindCRIU(); err == nil {
+	// Legacy CRaC builds ship their CRIU as lib/criu; OpenJ9's libcriu and
+	// current CRaC builds find it on PATH (CRIUPath and CRIUDir put a
+	// directory holding it first).
+	if flavour == CRaCLegacy || flavour == OpenJ9 {
+		criu, err := FindCRIU()
+		if err != nil {
+			return nil
+		}
 		if flavour == OpenJ9 {
-			// OpenJ9's libcriu runs `criu` from PATH: CRIUPath puts this
-			// directory first.
 			if err := os.MkdirAll(filepath.Join(home, "criubin"), 0o755); err != nil {
 				return err
 			}

@@ -40,11 +40,12 @@ func hasFlag(argv []string, prefix string) bool {
 }
 
 // CRaCLaunchArgv: -XX:CRaCCheckpointTo=DIR, the resource policies, and the
-// engine for warp.
-func CRaCLaunchArgv(argv []string, o Options, warp bool) []string {
+// engine pin (-XX:CRaCEngine=warp, or the flag that makes the JDK use CRIU;
+// "" when the user chose the engine).
+func CRaCLaunchArgv(argv []string, o Options, pin string) []string {
 	flags := []string{"-XX:CRaCCheckpointTo=" + o.Dir}
-	if warp {
-		flags = append(flags, "-XX:CRaCEngine=warp")
+	if pin != "" {
+		flags = append(flags, pin)
 	}
 	if o.ResourcePolicies != "" {
 		flags = append(flags, "-Djdk.crac.resource-policies="+o.ResourcePolicies)
@@ -53,13 +54,12 @@ func CRaCLaunchArgv(argv []string, o Options, warp bool) []string {
 }
 
 // CRaCRestoreArgv is the restoring launcher: only restore-settable flags may
-// accompany -XX:CRaCRestoreFrom, so none of the user's are passed on.
-func CRaCRestoreArgv(java, dir string, warp bool) []string {
-	argv := []string{java, "-XX:CRaCRestoreFrom=" + dir}
-	if warp {
-		argv = append(argv, "-XX:CRaCEngine=warp")
-	}
-	return argv
+// accompany -XX:CRaCRestoreFrom. The engine is the one that made the image
+// (pinned by stasis or the user's own), and the user's
+// -XX:CRaCEngineOptions apply at restore too (openjdk/crac criuengine.cpp
+// marks criu_location, args and legacy_criu CHECKPOINT|RESTORE).
+func CRaCRestoreArgv(java, dir string, flags ...string) []string {
+	return append([]string{java, "-XX:CRaCRestoreFrom=" + dir}, flags...)
 }
 
 // OpenJ9LaunchArgv enables the mode STASIS_OPENJ9_API chose: CRaC mode

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,15 +19,15 @@ func TestArgv(t *testing.T) {
 		got  []string
 		want string
 	}{
-		{"crac launch", CRaCLaunchArgv(cmd, o, false),
-			"java -XX:CRaCCheckpointTo=/checkpoint -Djdk.crac.resource-policies=/app/policies.yaml -Xmx256m -jar /app/app.jar"},
-		{"crac launch, no policies", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, false),
+		{"crac launch", CRaCLaunchArgv(cmd, o, "-XX:CRaCEngine=criuengine"),
+			"java -XX:CRaCCheckpointTo=/checkpoint -XX:CRaCEngine=criuengine -Djdk.crac.resource-policies=/app/policies.yaml -Xmx256m -jar /app/app.jar"},
+		{"crac launch, the user's engine, no policies", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, ""),
 			"java -XX:CRaCCheckpointTo=/c -Xmx256m -jar /app/app.jar"},
-		{"warp launch", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, true),
+		{"warp launch", CRaCLaunchArgv(cmd, Options{Dir: "/c"}, "-XX:CRaCEngine=warp"),
 			"java -XX:CRaCCheckpointTo=/c -XX:CRaCEngine=warp -Xmx256m -jar /app/app.jar"},
-		{"crac restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", false),
-			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint"},
-		{"warp restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", true),
+		{"crac restore with the user's engine options", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", "-XX:CRaCEngine=criuengine", "-XX:CRaCEngineOptions=args=-v4"),
+			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint -XX:CRaCEngine=criuengine -XX:CRaCEngineOptions=args=-v4"},
+		{"warp restore", CRaCRestoreArgv("/usr/bin/java", "/checkpoint", "-XX:CRaCEngine=warp"),
 			"/usr/bin/java -XX:CRaCRestoreFrom=/checkpoint -XX:CRaCEngine=warp"},
 		{"openj9 launch", OpenJ9LaunchArgv(cmd, o),
 			"java -XX:+EnableCRIUSupport -Dstasis.imageDir=/checkpoint -Xmx256m -jar /app/app.jar"},
@@ -177,5 +178,59 @@ func TestOpenJ9CheckpointCommand(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "STASIS_IMAGE_DIR") {
 			t.Errorf("the error does not name the setting: %v", err)
 		}
+	}
+}
+
+// TestParseFlags: the engine flag's spelling and default from
+// -XX:+PrintFlagsFinal, and the pin that makes the JDK use CRIU.
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct{ out, flag, def, pin string }{
+		{"    ccstr CRaCEngine                               = criuengine                                {product} {default}\n", "CRaCEngine", "criuengine", "-XX:CRaCEngine=criuengine"},
+		{"    ccstr CRaCEngine                               = warp                                      {product} {default}\n", "CRaCEngine", "warp", "-XX:CRaCEngine=criuengine"},
+		{"    ccstr CREngine                                 = criuengine                                {product} {default}\n", "CREngine", "criuengine", "-XX:CREngine=criuengine"},
+		{"     bool UsePerfData                              = true                                      {product} {default}\n", "", "", ""},
+	} {
+		f := ParseFlags(tc.out)
+		if f.EngineFlag != tc.flag || f.DefaultEngine != tc.def || f.criuEnginePin() != tc.pin {
+			t.Errorf("ParseFlags(%q) = %+v pin %q, want %s=%s pin %q", tc.out, f, f.criuEnginePin(), tc.flag, tc.def, tc.pin)
+		}
+	}
+	eng, opts := userEngineFlags([]string{"java", "-cp", "x", "-XX:CRaCEngine=warp", "-XX:CRaCEngineOptions=args=-v4", "Main", "-XX:CRaCEngine=no"})
+	if eng != "-XX:CRaCEngine=warp" || len(opts) != 1 {
+		t.Errorf("userEngineFlags = %q %q", eng, opts)
+	}
+}
+
+// TestCRaCPin: a -XX:CRaCEngine the user gave is respected (no flag added,
+// no probe); otherwise the JDK is probed once per binary and the CRIU
+// engine pinned whatever its default.
+func TestCRaCPin(t *testing.T) {
+	if pin, err := (&CRaC{}).pin([]string{"/nonexistent/java", "-XX:CRaCEngine=warp"}); pin != "" || err != nil {
+		t.Fatalf("pin with the user's engine = %q, %v; want none", pin, err)
+	}
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	java := filepath.Join(dir, "java")
+	script := "#!/bin/sh\necho x >> " + count + "\necho '    ccstr CRaCEngine = warp {product} {default}'\n"
+	if err := os.WriteFile(java, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		pin, err := (&CRaC{}).pin([]string{java, "-jar", "app.jar"})
+		if err != nil || pin != "-XX:CRaCEngine=criuengine" {
+			t.Fatalf("pin = %q, %v; want -XX:CRaCEngine=criuengine on a build whose default is warp", pin, err)
+		}
+	}
+	if b, _ := os.ReadFile(count); strings.Count(string(b), "x") != 1 {
+		t.Fatalf("the JDK was probed %d times, want once", strings.Count(string(b), "x"))
+	}
+	if pin, _ := (&CRaC{Warp: true}).pin([]string{java}); pin != "-XX:CRaCEngine=warp" {
+		t.Fatalf("warp pin = %q", pin)
+	}
+	// A restore takes the engine from the manifest's launch flags: no probe.
+	flags, err := (&CRaC{}).restoreFlags([]string{"/nonexistent/java", "-XX:CRaCEngineOptions=args=-v4", "Main"},
+		[]string{"-XX:CRaCCheckpointTo=/c", "-XX:CREngine=criuengine"})
+	if err != nil || strings.Join(flags, " ") != "-XX:CREngine=criuengine -XX:CRaCEngineOptions=args=-v4" {
+		t.Fatalf("restoreFlags = %q, %v", flags, err)
 	}
 }

@@ -10,12 +10,12 @@ import (
 	"strings"
 )
 
-// ReadFacts reads what this process may do from /proc: its effective
+// ReadHostFacts reads what this process may do from /proc: its effective
 // capabilities and seccomp mode (/proc/self/status), the kernel's last
 // capability and Yama's ptrace scope. They are the container's, which
 // stasis passes on to the criu it starts and to the JVM.
-func ReadFacts() Facts {
-	f := Facts{Seccomp: -1, PtraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope", -1),
+func ReadHostFacts() HostFacts {
+	f := HostFacts{Seccomp: -1, PtraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope", -1),
 		CapLast: readInt("/proc/sys/kernel/cap_last_cap", 0)}
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {

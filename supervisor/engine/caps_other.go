@@ -4,9 +4,9 @@ package engine
 
 import "errors"
 
-// ReadFacts: capabilities and seccomp are Linux's.
-func ReadFacts() Facts {
-	return Facts{Seccomp: -1, PtraceScope: -1, Err: errors.ErrUnsupported}
+// ReadHostFacts: capabilities and seccomp are Linux's.
+func ReadHostFacts() HostFacts {
+	return HostFacts{Seccomp: -1, PtraceScope: -1, Err: errors.ErrUnsupported}
 }
 
 // ProcCaps: capabilities are Linux's.

@@ -20,11 +20,17 @@ import (
 // own child.
 type CRIU struct{}
 
-func (*CRIU) Name() string        { return "criu" }
-func (*CRIU) PreservesPIDs() bool { return true }
-func (*CRIU) FIFOStdio() bool     { return true }
-func (*CRIU) DumpLog() string     { return "dump.log" }
-func (*CRIU) RestoreLog() string  { return "restore.log" }
+func (*CRIU) Name() string       { return "criu" }
+func (*CRIU) FIFOStdio() bool    { return true }
+func (*CRIU) DumpLog() string    { return "dump.log" }
+func (*CRIU) RestoreLog() string { return "restore.log" }
+
+// Facts: stasis runs CRIU for both phases, so an external trigger is the
+// only one (the JVM cannot checkpoint itself), and nothing in a plain JDK
+// checks the CPU's features at restore.
+func (*CRIU) Facts() Facts {
+	return Facts{CRIU: CRIUByStasis, PreservesPIDs: true, CPUBound: true}
+}
 
 func (*CRIU) LaunchArgv(command []string, _ Options) ([]string, error) {
 	return CRIULaunchArgv(command), nil
@@ -42,7 +48,7 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	}
 	j.Stdio.Pause()
 	logPath := filepath.Join(j.Dir, e.DumpLog())
-	argv := CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog(), Unprivileged(PhaseCheckpoint, ReadFacts()))
+	argv := CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog(), Unprivileged(PhaseCheckpoint, ReadHostFacts()))
 	err := runCRIU(ctx, j.Host, argv, logPath, DefaultLogLimit)
 	if err == nil {
 		if verr := dumpSucceeded(j.Dir); verr != nil {
@@ -157,7 +163,7 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	logPath := filepath.Join(j.WorkDir, logName)
 	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
 	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, Unprivileged(PhaseRestore, ReadFacts()))
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, Unprivileged(PhaseRestore, ReadHostFacts()))
 	err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
 	// Only the restored JVM holds the write ends now: its exit brings EOF.
 	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {

@@ -29,8 +29,13 @@ func JavaHome(command []string) (java, home string, err error) {
 // Flavour recognises a JDK home by the files its runtime ships: a CRaC JDK
 // has the criu engine in lib, OpenJ9 has libj9vm.
 func Flavour(home string) string {
-	if exists(filepath.Join(home, "lib", "criuengine")) || exists(filepath.Join(home, "lib", "libcriuengine.so")) {
-		return "crac"
+	// Current openjdk/crac: lib/libcriuengine.so and lib/criuhelper; a
+	// static build has only lib/criuhelper (the engine is in bin/java);
+	// older builds: the executable lib/criuengine.
+	for _, f := range []string{"libcriuengine.so", "criuhelper", "criuengine"} {
+		if exists(filepath.Join(home, "lib", f)) {
+			return "crac"
+		}
 	}
 	for _, vm := range []string{"default", "compressedrefs"} {
 		if exists(filepath.Join(home, "lib", vm, "libj9vm29.so")) {
@@ -44,20 +49,29 @@ func Flavour(home string) string {
 // openj9 for OpenJ9, criu for any other JDK when a criu binary is found.
 // The error says exactly what is missing.
 func Detect(command []string, criuSetting, javaHomeEnv string) (string, error) {
+	name, _, err := DetectWhy(command, criuSetting, javaHomeEnv)
+	return name, err
+}
+
+// DetectWhy is Detect with the reason for the choice, for the log.
+func DetectWhy(command []string, criuSetting, javaHomeEnv string) (name, why string, err error) {
 	_, home, err := JavaHome(command)
 	if err == nil {
 		switch f := Flavour(home); f {
-		case "crac", "openj9":
-			return f, nil
+		case "crac":
+			return f, home + " is a CRaC JDK (its lib has the CRIU engine); stasis pins -XX:CRaCEngine to CRIU", nil
+		case "openj9":
+			return f, home + " is OpenJ9 (lib/*/libj9vm29.so)", nil
 		}
 	}
-	if _, cerr := FindCRIU(criuSetting, javaHomeEnv, home); cerr != nil {
+	p, cerr := FindCRIU(criuSetting, javaHomeEnv, home)
+	if cerr != nil {
 		if err != nil {
-			return "", fmt.Errorf("no checkpoint engine: %v, and %v", err, cerr)
+			return "", "", fmt.Errorf("no checkpoint engine: %v, and %v", err, cerr)
 		}
-		return "", fmt.Errorf("no checkpoint engine: %s is neither a CRaC JDK (no lib/criuengine) nor OpenJ9, and %v", home, cerr)
+		return "", "", fmt.Errorf("no checkpoint engine: %s is neither a CRaC JDK (no lib/libcriuengine.so, lib/criuhelper or lib/criuengine) nor OpenJ9, and %v", home, cerr)
 	}
-	return "criu", nil
+	return "criu", home + " is neither CRaC nor OpenJ9, and " + p + " is CRIU", nil
 }
 
 // FindCRIU looks for criu: STASIS_CRIU, then HOME/lib/criu for each JDK
@@ -101,4 +115,34 @@ func executable(p string) error {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// FindCRaCCRIU finds the criu a CRaC JDK will run, the way the JDK does:
+// -XX:CRaCEngineOptions=criu_location=…, then CRAC_CRIU_PATH, then, for an
+// older build (the executable lib/criuengine), its own lib/criu, else PATH
+// (openjdk/crac criuengine.cpp get_criu; docs/runtimes.md).
+func FindCRaCCRIU(command []string, home string, getenv func(string) string) (string, error) {
+	_, opts := userEngineFlags(command)
+	for _, o := range opts {
+		for _, kv := range strings.Split(strings.TrimPrefix(o, "-XX:CRaCEngineOptions="), ",") {
+			if v, ok := strings.CutPrefix(kv, "criu_location="); ok {
+				return v, executable(v)
+			}
+		}
+	}
+	if p := getenv("CRAC_CRIU_PATH"); p != "" {
+		return p, executable(p)
+	}
+	if home != "" && exists(filepath.Join(home, "lib", "criuengine")) && !exists(filepath.Join(home, "lib", "libcriuengine.so")) {
+		p := filepath.Join(home, "lib", "criu")
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	for _, dir := range filepath.SplitList(getenv("PATH")) {
+		if p := filepath.Join(dir, "criu"); executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("the CRaC JDK will find no criu: none on PATH, no criu_location in -XX:CRaCEngineOptions")
 }

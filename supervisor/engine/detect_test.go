@@ -60,3 +60,39 @@ func TestFindCRIUOrder(t *testing.T) {
 		t.Errorf("a bad STASIS_CRIU must be an error naming it: %v", err)
 	}
 }
+
+// TestFindCRaCCRIU: criu_location first, then CRAC_CRIU_PATH, then a legacy
+// build's lib/criu, then PATH; a current build never uses lib/criu.
+func TestFindCRaCCRIU(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(p string) string {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755)
+		return p
+	}
+	loc, env, onPath := mk(filepath.Join(dir, "loc", "criu")), mk(filepath.Join(dir, "env", "criu")), mk(filepath.Join(dir, "path", "criu"))
+	legacy, current := filepath.Join(dir, "legacy"), filepath.Join(dir, "current")
+	legacyCRIU := mk(filepath.Join(legacy, "lib", "criu"))
+	mk(filepath.Join(legacy, "lib", "criuengine"))
+	mk(filepath.Join(current, "lib", "criu"))
+	mk(filepath.Join(current, "lib", "libcriuengine.so"))
+	getenv := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		name    string
+		command []string
+		home    string
+		env     map[string]string
+		want    string
+	}{
+		{"criu_location", []string{"java", "-XX:CRaCEngineOptions=args=-v4,criu_location=" + loc}, current, map[string]string{"CRAC_CRIU_PATH": env}, loc},
+		{"CRAC_CRIU_PATH", []string{"java"}, current, map[string]string{"CRAC_CRIU_PATH": env, "PATH": filepath.Dir(onPath)}, env},
+		{"legacy lib/criu", []string{"java"}, legacy, map[string]string{"PATH": filepath.Dir(onPath)}, legacyCRIU},
+		{"current build: PATH", []string{"java"}, current, map[string]string{"PATH": filepath.Dir(onPath)}, onPath},
+		{"none", []string{"java"}, current, map[string]string{"PATH": "/nonexistent"}, ""},
+	} {
+		got, err := FindCRaCCRIU(tc.command, tc.home, getenv(tc.env))
+		if got != tc.want || (tc.want == "") != (err != nil) {
+			t.Errorf("%s: FindCRaCCRIU = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}

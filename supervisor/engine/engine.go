@@ -3,7 +3,7 @@
 // and criu (stasis runs CRIU itself, for any HotSpot JDK). Each knows its
 // runtime's flags, how a checkpoint is triggered and judged complete, and how
 // a restore is started and which process is then the application. The facts
-// behind each choice are in RUNTIMES.md.
+// behind each choice, with their sources, are in docs/runtimes.md.
 //
 // Command lines are built by pure functions (argv.go) checked by table tests.
 // It must not import supervisor: the supervisor passes a Host.
@@ -30,9 +30,8 @@ type Host interface {
 // An Engine is one checkpoint runtime.
 type Engine interface {
 	Name() string
-	// PreservesPIDs: the restored JVM has its checkpoint-time PID, which must
-	// be free (every engine but warp).
-	PreservesPIDs() bool
+	// Facts are the engine's answers to the rest of stasis (facts.go).
+	Facts() Facts
 	// FIFOStdio (a name from when these were FIFOs in the image directory):
 	// stasis restores the JVM with criu itself, so stasis hands CRIU new
 	// pipes for the JVM's stdout and stderr with --inherit-fd, found by the
@@ -77,6 +76,9 @@ type Options struct {
 	CRIU             string // the criu binary (criu and openj9 engines)
 	ResourcePolicies string // crac: -Djdk.crac.resource-policies
 	OpenJ9API        string // openj9: criusupport (default) or crac (STASIS_OPENJ9_API)
+	// Command is the user's command: crac passes its -XX:CRaCEngineOptions
+	// on to the restore, where they apply too.
+	Command []string
 }
 
 // CheckpointJob is one checkpoint of a running JVM.
@@ -89,19 +91,31 @@ type CheckpointJob struct {
 	// AppTriggered: the application checkpoints itself (STASIS_CHECKPOINT_ON=app);
 	// stasis only waits for the outcome and judges it.
 	AppTriggered bool
-	Log          *slog.Logger
+	// Output holds the JVM's own lines about its engine (fed by stdio).
+	Output *Output
+	// DumpedPID is set by the engine when the process it dumped is not JVM
+	// itself (CRaC's CRaCMinPid wrapper): the PID the image restores.
+	DumpedPID int
+	Log       *slog.Logger
 }
 
 // RestoreJob is one restore.
 type RestoreJob struct {
 	Options
-	Host     Host
-	Java     string // the java executable (crac, warp: the restoring launcher)
-	PID      int    // the JVM's PID at checkpoint
-	Stdio    *stdio.Set
-	PIDFile  string // where criu writes the restored root's PID
+	Host Host
+	Java string // the java executable (crac, warp: the restoring launcher)
+	PID  int    // the JVM's PID at checkpoint
+	// LaunchFlags are the flags LaunchArgv added at the checkpoint run, from
+	// the manifest (nil for images made before they were recorded).
+	LaunchFlags []string
+	Stdio       *stdio.Set
+	PIDFile     string // where criu writes the restored root's PID
+	// StateDir is stasis's own directory for this start: the crac launcher
+	// runs there, since CRaC's `criu restore -W .` writes in its cwd.
+	StateDir string
 	Log      *slog.Logger
 	LogLimit int64 // kill a CRIU whose log grows past this (a damaged image can loop)
+	Output   *Output
 	// WorkDir takes everything a criu restore writes (its log, stats, the
 	// pidfile): the state directory, since the image directory may be
 	// read-only and shared by several restores at once.
@@ -109,21 +123,6 @@ type RestoreJob struct {
 	// StdioPipes are the inodes of the pipes that were the JVM's stdout and
 	// stderr at checkpoint (from the manifest).
 	StdioPipes [2]uint64
-}
-
-// New returns the engine by name (not "auto": see Detect).
-func New(name string) Engine {
-	switch name {
-	case "crac":
-		return &CRaC{}
-	case "warp":
-		return &CRaC{Warp: true}
-	case "openj9":
-		return &OpenJ9{}
-	case "criu":
-		return &CRIU{}
-	}
-	return nil
 }
 
 // dumpWait bounds how long the JVM may take to die once its image is written

@@ -97,7 +97,7 @@ func (n Needs) None() bool {
 // then a BUG and a hang until the restore timeout). Measured: CRIU's
 // unprivileged restore itself needs CHECKPOINT_RESTORE only; a JVM started
 // without SYS_PTRACE restored in a container without it.
-func NeedsOf(engine string, phase Phase, jvmCaps uint64, f Facts) Needs {
+func NeedsOf(engine string, phase Phase, jvmCaps uint64, f HostFacts) Needs {
 	n := Needs{Engine: engine, Phase: phase}
 	switch engine {
 	case "criu", "crac", "openj9":
@@ -138,7 +138,7 @@ func NeedsOf(engine string, phase Phase, jvmCaps uint64, f Facts) Needs {
 // ptrace_scope 1, only an ancestor may, or a holder of SYS_PTRACE
 // (security/yama/yama_lsm.c yama_ptrace_access_check), and CRIU is not the
 // JVM's ancestor; with 2, only a holder of SYS_PTRACE.
-func NeedsPtraceCap(f Facts) bool { return f.PtraceScope >= 1 }
+func NeedsPtraceCap(f HostFacts) bool { return f.PtraceScope >= 1 }
 
 func capList(mask uint64) []int {
 	var out []int
@@ -150,10 +150,10 @@ func capList(mask uint64) []int {
 	return out
 }
 
-// Facts are what this process may do: the container's effective
+// HostFacts are what this process may do: the container's effective
 // capabilities and seccomp mode, which stasis passes on to the CRIU it runs
 // and to the JVM.
-type Facts struct {
+type HostFacts struct {
 	CapEff      uint64
 	CapLast     int // /proc/sys/kernel/cap_last_cap; under 40: no CHECKPOINT_RESTORE
 	Seccomp     int // 0 none, 1 strict, 2 filter, -1 unknown
@@ -165,7 +165,7 @@ type Facts struct {
 // CHECKPOINT_RESTORE (the kernel accepts either: kernel/pid.c and
 // fs/proc/base.c check checkpoint_restore_ns_capable, which is one or the
 // other).
-func (f Facts) Has(c int) bool {
+func (f HostFacts) Has(c int) bool {
 	if f.CapEff&(1<<c) != 0 {
 		return true
 	}
@@ -181,7 +181,7 @@ type Missing struct {
 
 // Check lists what n needs and f lacks, with fixes in runtime's words
 // (Runtime: docker, podman, kubernetes or "" when unknown).
-func Check(n Needs, f Facts, runtime string) []Missing {
+func Check(n Needs, f HostFacts, runtime string) []Missing {
 	var out []Missing
 	if f.Err != nil && len(n.Caps) > 0 {
 		return []Missing{{What: "capabilities", Why: "cannot read them: " + f.Err.Error()}}
@@ -342,7 +342,7 @@ var privileged = map[Phase][]int{
 
 // Unprivileged says whether CRIU must run in its --unprivileged mode for
 // phase here: the container lacks something its privileged mode needs.
-func Unprivileged(p Phase, f Facts) bool {
+func Unprivileged(p Phase, f HostFacts) bool {
 	for _, c := range privileged[p] {
 		if f.CapEff&(1<<c) == 0 {
 			return true

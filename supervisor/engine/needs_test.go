@@ -6,9 +6,9 @@ import (
 )
 
 // root is a container with every capability, no seccomp and no Yama.
-func root() Facts { return Facts{CapEff: 1<<41 - 1, CapLast: 40, Seccomp: 0, PtraceScope: -1} }
+func root() HostFacts { return HostFacts{CapEff: 1<<41 - 1, CapLast: 40, Seccomp: 0, PtraceScope: -1} }
 
-func without(f Facts, caps ...int) Facts {
+func without(f HostFacts, caps ...int) HostFacts {
 	for _, c := range caps {
 		f.CapEff &^= 1 << c
 	}
@@ -16,14 +16,14 @@ func without(f Facts, caps ...int) Facts {
 }
 
 func TestNeedsCheck(t *testing.T) {
-	yama := func(f Facts) Facts { f.PtraceScope = 1; return f }
+	yama := func(f HostFacts) HostFacts { f.PtraceScope = 1; return f }
 	ptrace := uint64(1 << CapSysPtrace)
 	for _, tc := range []struct {
 		name    string
 		engine  string
 		phase   Phase
 		jvmCaps uint64
-		facts   Facts
+		facts   HostFacts
 		missing string // the What of each missing need, space-separated
 	}{
 		{"criu dump as root", "criu", PhaseCheckpoint, 0, root(), ""},
@@ -31,9 +31,9 @@ func TestNeedsCheck(t *testing.T) {
 		{"neither", "criu", PhaseCheckpoint, 0, without(root(), CapCheckpointRestore, CapSysAdmin), "capability CHECKPOINT_RESTORE"},
 		{"no Yama: the dump needs no SYS_PTRACE", "criu", PhaseCheckpoint, 0, without(root(), CapSysPtrace), ""},
 		{"Yama: the dump needs SYS_PTRACE", "criu", PhaseCheckpoint, 0, yama(without(root(), CapSysPtrace)), "capability SYS_PTRACE"},
-		{"dump under seccomp", "criu", PhaseCheckpoint, 0, func() Facts { f := root(); f.Seccomp = 2; return f }(), "seccomp"},
-		{"ptrace_scope 3", "crac", PhaseCheckpoint, 0, func() Facts { f := root(); f.PtraceScope = 3; return f }(), "ptrace"},
-		{"restore under seccomp is fine", "criu", PhaseRestore, ptrace, func() Facts { f := root(); f.Seccomp = 2; return f }(), ""},
+		{"dump under seccomp", "criu", PhaseCheckpoint, 0, func() HostFacts { f := root(); f.Seccomp = 2; return f }(), "seccomp"},
+		{"ptrace_scope 3", "crac", PhaseCheckpoint, 0, func() HostFacts { f := root(); f.PtraceScope = 3; return f }(), "ptrace"},
+		{"restore under seccomp is fine", "criu", PhaseRestore, ptrace, func() HostFacts { f := root(); f.Seccomp = 2; return f }(), ""},
 		{"restore: the JVM held SYS_PTRACE", "criu", PhaseRestore, ptrace, without(root(), CapSysPtrace), "capability SYS_PTRACE"},
 		{"restore: the JVM did not", "criu", PhaseRestore, 1 << CapChown, without(root(), CapSysPtrace), ""},
 		{"restore: unknown JVM caps mean SYS_PTRACE", "criu", PhaseRestore, 0, without(root(), CapSysPtrace), "capability SYS_PTRACE"},
@@ -42,7 +42,7 @@ func TestNeedsCheck(t *testing.T) {
 		{"restore: every cap the JVM held", "crac", PhaseRestore, 1<<CapNetAdmin | 1<<CapSysTime,
 			without(root(), CapNetAdmin, CapSysTime), "capability NET_ADMIN capability SYS_TIME"},
 		{"openj9 needs SETPCAP", "openj9", PhaseRestore, ptrace, without(root(), CapSetpcap), "capability SETPCAP"},
-		{"warp needs nothing", "warp", PhaseCheckpoint, 0, Facts{Seccomp: 2, PtraceScope: 3}, ""},
+		{"warp needs nothing", "warp", PhaseCheckpoint, 0, HostFacts{Seccomp: 2, PtraceScope: 3}, ""},
 	} {
 		n := NeedsOf(tc.engine, tc.phase, tc.jvmCaps, tc.facts)
 		var got []string
@@ -90,7 +90,7 @@ func TestCapFixSpeaksTheRuntimesWords(t *testing.T) {
 func TestUnprivileged(t *testing.T) {
 	for _, tc := range []struct {
 		phase Phase
-		f     Facts
+		f     HostFacts
 		want  bool
 	}{
 		{PhaseCheckpoint, root(), false},

@@ -38,11 +38,16 @@ const (
 	OpenJ9CRaC        = "crac"
 )
 
-func (*OpenJ9) Name() string        { return "openj9" }
-func (*OpenJ9) PreservesPIDs() bool { return true }
-func (*OpenJ9) FIFOStdio() bool     { return true }
-func (*OpenJ9) DumpLog() string     { return "criu.log" }
-func (*OpenJ9) RestoreLog() string  { return "restore.log" }
+func (*OpenJ9) Name() string       { return "openj9" }
+func (*OpenJ9) FIFOStdio() bool    { return true }
+func (*OpenJ9) DumpLog() string    { return "criu.log" }
+func (*OpenJ9) RestoreLog() string { return "restore.log" }
+
+// Facts: the application checkpoints itself with libcriu; stasis restores
+// with criu. Its privileges are in needs.go.
+func (*OpenJ9) Facts() Facts {
+	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true}
+}
 
 func openJ9API(o Options) string {
 	if o.OpenJ9API == "" {

@@ -21,6 +21,11 @@ type Here struct {
 	PreservesPIDs func(engine string) bool
 	// PIDHolder says whether pid is free here, and if not, who holds it.
 	PIDHolder func(pid int) (free bool, who string, err error)
+	// CPUBound says whether stasis compares the CPU's features before it
+	// restores an image of the engine (the runtime does not check them).
+	CPUBound func(engine string) bool
+	// HostCPU reads this host's CPU features.
+	HostCPU func() (CPU, error)
 }
 
 // Check is one question about an image, answered.
@@ -60,6 +65,7 @@ func Inspect(dir string, here Here) *Report {
 	r.checkJava(m)
 	r.checkCRIU(m, here)
 	r.checkPID(m, here)
+	r.checkCPU(m, here)
 	r.Restorable = true
 	for _, c := range r.Checks {
 		r.Restorable = r.Restorable && c.OK
@@ -80,6 +86,27 @@ func (r *Report) checkJava(m *Manifest) {
 		return
 	}
 	r.add("java", true, m.Java)
+}
+
+// checkCPU is the restore's CPU verdict, or the engine's own check.
+func (r *Report) checkCPU(m *Manifest, here Here) {
+	if here.CPUBound == nil || here.HostCPU == nil || m.CPU == nil {
+		return
+	}
+	if !here.CPUBound(m.Engine) {
+		r.add("cpu", true, "the "+m.Engine+" runtime checks the CPU's features itself at restore")
+		return
+	}
+	host, err := here.HostCPU()
+	if err != nil {
+		r.add("cpu", false, err.Error())
+		return
+	}
+	if err := m.CheckCPU(host); err != nil {
+		r.add("cpu", false, err.Error())
+		return
+	}
+	r.add("cpu", true, fmt.Sprintf("%s: all %d features the image was made with are present", m.CPU.Arch, len(m.CPU.Features)))
 }
 
 func (r *Report) checkCRIU(m *Manifest, here Here) {

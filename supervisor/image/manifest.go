@@ -59,6 +59,14 @@ type Manifest struct {
 	// (names without CAP_): CRIU gives them back at restore, so a restoring
 	// container needs every one.
 	JVMCapabilities []string `json:"jvm_capabilities,omitempty"`
+
+	// LaunchFlags are the flags the engine added to the command at the
+	// checkpoint run (crac: the pinned engine), so that a restore needs no
+	// probe of the JDK.
+	LaunchFlags []string `json:"launch_flags,omitempty"`
+	// CPU is the checkpoint host's processor (cpu.go); nil in images from
+	// before it was recorded.
+	CPU *CPU `json:"cpu,omitempty"`
 }
 
 // StdioPipes names the JVM's stdout and stderr pipes as CRIU's image does:

@@ -19,11 +19,15 @@ import (
 type vm struct {
 	home      string
 	flavour   flavour
+	build     build
 	opts      options
 	start     time.Time
 	startTime string // /proc/self/stat starttime, to notice a restore
 
 	count         atomic.Int64
+	tick          atomic.Int64 // ticks printed so far
+	restored      bool         // a Warp restore: this process is the restored application
+	perf          *perfMemory  // crac: HotSpot's PerfData region (perfdata.go)
 	checkpointing atomic.Bool
 	attach        *attachListener
 	j9            *j9Attach // OpenJ9's attach API, nil when off
@@ -61,7 +65,11 @@ func (v *vm) serve() int {
 		}
 		v.openFile = f
 	}
-	fmt.Printf("Started fake app in %d ms\n", time.Since(v.start).Milliseconds())
+	if v.restored {
+		fmt.Printf("Restored fake app (pid %d)\n", os.Getpid())
+	} else {
+		fmt.Printf("Started fake app in %d ms\n", time.Since(v.start).Milliseconds())
+	}
 	if err := v.startBackground(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -105,13 +113,18 @@ func (v *vm) startBackground() error {
 }
 
 func (v *vm) ticker(every time.Duration) {
-	for n := 1; ; n++ {
+	for {
 		time.Sleep(every)
+		v.mu.Lock()
+		n := v.tick.Add(1)
+		v.perf.setTicks(n)
 		fmt.Printf("tick %d\n", n)
+		v.mu.Unlock()
 	}
 }
 
 func (v *vm) exit(code int) {
+	v.perf.remove()
 	if v.flavour == openj9 {
 		if a := v.attachAPI(); a != nil {
 			os.RemoveAll(a.dir) // AttachHandler's shutdown hook

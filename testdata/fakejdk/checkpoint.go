@@ -1,13 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,9 +46,7 @@ func (v *vm) jcmdCheckpoint() (int, string, func()) {
 		v.checkpointing.Store(false)
 		return jniOK, checkpointException("java.io.IOException: Cannot create CRaCCheckpointTo=" + dir + ": " + err.Error()), nil
 	}
-	return jniOK, "", func() {
-		v.checkpoint(dir, "dump4.log", v.opts.engine)
-	}
+	return jniOK, "", func() { v.cracCheckpoint(dir) }
 }
 
 func checkpointException(suppressed ...string) string {
@@ -100,7 +98,7 @@ func (v *vm) checkpoint(dir, log, engine string) {
 		return
 	}
 	args := v.dumpArgs(dir, log)
-	if err := startDumper(v.criuPath(), args, dir); err != nil {
+	if err := startDumper(v.criuPath(), args, dir, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "[error][crac] CRaC engine failed to checkpoint to %s: %v\n", dir, err)
 		return
 	}
@@ -141,35 +139,18 @@ func (v *vm) criuPath() string {
 	return filepath.Join(v.home, "lib", "criu")
 }
 
-// dumpArgs builds the CRIU command line of CRaC's criu engine. FAKE_DUMP_FAIL
-// adds an action script that fails, so CRIU gives up after it started and
-// logged, and the JVM is left running.
-func (v *vm) dumpArgs(dir, log string) []string {
-	args := []string{"dump", "-t", strconv.Itoa(os.Getpid()), "-D", dir, "-v4", "-o", log, "--shell-job"}
-	if _, ok := v.opts.engineOptions["keep_running"]; ok {
-		args = append(args, "--leave-running")
-	}
-	if extra := v.opts.engineOptions["args"]; extra != "" {
-		args = append(args, strings.Fields(extra)...)
-	}
-	if os.Getenv("FAKE_DUMP_FAIL") == "1" {
-		args = append(args, "--action-script", "/bin/false")
-	}
-	return args
-}
-
 // startDumper runs the dumper through an intermediate process that exits at
 // once, so the dumper is reparented to PID 1 (or the nearest subreaper) and
 // is not part of the tree CRIU dumps. The gate pipe holds the dumper back
 // until this process has reaped the intermediate and closed its end, so that
 // no child and no extra descriptor is left in the dumped process.
-func startDumper(criu string, args []string, dir string) error {
+func startDumper(criu string, args []string, dir string, env []string) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("create gate pipe: %w", err)
 	}
 	cmd := exec.Command("/proc/self/exe", append([]string{criu, dir}, args...)...)
-	cmd.Env = append(os.Environ(), roleEnv+"="+dumperFirst)
+	cmd.Env = append(append(os.Environ(), env...), roleEnv+"="+dumperFirst)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stderr, os.Stderr
 	cmd.ExtraFiles = []*os.File{r}
 	err = cmd.Start()
@@ -212,12 +193,39 @@ func runDumperSecond(args []string) int {
 	cmd := exec.Command(criu, args[2:]...)
 	cmd.Env = withoutEnv(os.Environ(), roleEnv)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stderr, os.Stderr
+	cmd.Env = withoutEnv(cmd.Env, kickEnv)
+	if jvm, _ := strconv.Atoi(os.Getenv(kickEnv)); jvm > 0 && os.Getenv("FAKE_DUMP_KILLED") == "1" {
+		// Test hook: the JVM is killed (say, by the OOM killer) before CRIU
+		// could dump it: status 137 with no image.
+		unix.Kill(jvm, unix.SIGKILL)
+		return 0
+	}
+	err := cmd.Run()
+	if jvm, _ := strconv.Atoi(os.Getenv(kickEnv)); jvm > 0 {
+		// CRaC's engine: kickjvm(jvm, -1) when CRIU failed; on success
+		// CRIU has killed the JVM (openjdk/crac
+		// src/java.base/unix/native/libcriuengine/criuengine.cpp,
+		// criuengine::execute_criu).
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "criuengine: CRIU failed with exit code %d - check %s/dump4.log\n", exitCode(err), dir)
+			unix.Kill(jvm, sigRestore)
+		}
+		return 0
+	}
 	result := "ok"
-	if err := cmd.Run(); err != nil {
+	if err != nil {
 		result = "criu dump failed: " + err.Error()
 	}
 	os.WriteFile(filepath.Join(dir, resultFile), []byte(result+"\n"), 0o644)
 	return 0
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }
 
 func withoutEnv(env []string, name string) []string {
@@ -258,23 +266,11 @@ func printLogErrors(path string) {
 	}
 }
 
-// afterRestore runs in the restored process. Under CRaC's restorewait the
-// JVM must die with its restoring process: CRIU restores the parent-death
-// signal only relative to the original parent, so the double sets it again
-// and also watches its parent, in case the parent died before prctl.
+// afterRestore runs in the restored process. Nothing in CRaC's
+// restorewait or CRIU sets a parent-death signal (openjdk/crac
+// src/java.base/unix/native/libcriuengine/criuengine.cpp, restorewait): a
+// restored JVM whose restoring process dies runs on, reparented.
 func (v *vm) afterRestore() {
 	v.startTime = procStartTime()
 	fmt.Printf("Restored fake app (pid %d)\n", os.Getpid())
-	ppid := os.Getppid()
-	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(ppid) + "/cmdline")
-	if !strings.Contains(string(cmdline), "-XX:CRaCRestoreFrom") {
-		return
-	}
-	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
-	go func() {
-		for os.Getppid() == ppid {
-			time.Sleep(50 * time.Millisecond)
-		}
-		dieBySignal(syscall.SIGKILL)
-	}()
 }

@@ -40,8 +40,10 @@ func detectFlavour(home string) flavour {
 	if exists(filepath.Join(home, "lib", "default", "libj9vm29.so")) {
 		return openj9
 	}
-	if exists(filepath.Join(home, "lib", "criuengine")) {
-		return crac
+	for _, f := range []string{"criuengine", "libcriuengine.so", "criuhelper"} {
+		if exists(filepath.Join(home, "lib", f)) {
+			return crac
+		}
 	}
 	return hotspot
 }
@@ -85,4 +87,17 @@ func vmVersion(f flavour) string {
 		return fmt.Sprintf("OpenJDK 64-Bit Server VM version %s+11-LTS\nJDK %s\n", javaVersion, javaVersion)
 	}
 	return fmt.Sprintf("OpenJDK 64-Bit Server VM version %s+11-Debian-1deb12u1\nJDK %s\n", javaVersion, javaVersion)
+}
+
+// printFlags is -XX:+PrintFlagsFinal, reduced to the CRaC flags (HotSpot's
+// JVMFlag::printFlags format: type, name, "=", value, origin). A plain
+// HotSpot has none of them.
+func printFlags(w io.Writer, f flavour, b build) {
+	fmt.Fprintln(w, "[Global flags]")
+	if f == crac {
+		fmt.Fprintf(w, "    ccstr %-40s = %-41s {product} {default}\n", "CRaCCheckpointTo", "")
+		fmt.Fprintf(w, "    ccstr %-40s = %-41s {product} {default}\n", "CRaCEngine", b.defaultEngine)
+		fmt.Fprintf(w, "ccstrlist %-40s = %-41s {product} {default}\n", "CRaCEngineOptions", "")
+	}
+	fmt.Fprintf(w, "     bool %-40s = %-41s {product} {default}\n", "UsePerfData", "true")
 }

@@ -3,17 +3,24 @@
 // and IBM Semeru's OpenJ9. Installed as $HOME/bin/java in a fake JDK home
 // (see internal/fakejdktest.Layout), it is the JVM process itself, with a
 // small HTTP application built in, and checkpoints and restores with the real
-// CRIU the way those JDKs do (docs/RUNTIMES.md). See README.md for the
+// CRIU the way those JDKs do (docs/runtimes.md). See README.md for the
 // behaviour honoured and the test hooks.
 package main
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
 func main() {
+	// CRaC's helper executables are this binary under their own names
+	// (internal/fakejdktest lays them out).
+	switch filepath.Base(os.Args[0]) {
+	case "criuhelper", "criuengine":
+		os.Exit(runCRIUHelper(os.Args[1:]))
+	}
 	switch os.Getenv(roleEnv) {
 	case dumperFirst:
 		os.Exit(runDumperFirst(os.Args[1:]))
@@ -35,6 +42,9 @@ func run(args []string) int {
 	}
 	home := javaHome()
 	f := detectFlavour(home)
+	if o.printFlags {
+		printFlags(os.Stdout, f, detectBuild(home))
+	}
 	if o.version || o.versionStdout {
 		w := os.Stderr
 		if o.versionStdout {
@@ -49,6 +59,11 @@ func run(args []string) int {
 	if o.restoreFrom != "" {
 		return restoreMain(home, f, o)
 	}
+	if f == crac {
+		if code, wrapped := wrapMinPid(o); wrapped {
+			return code
+		}
+	}
 	if f == crac && o.checkpointTo != "" {
 		if err := closeInheritedFDs(o.ignoredFDs); err != nil {
 			return vmCreateError(err.Error())
@@ -57,9 +72,18 @@ func run(args []string) int {
 			return vmCreateError(err.Error())
 		}
 	}
-	v := &vm{home: home, flavour: f, opts: o, start: start, startTime: procStartTime()}
-	if err := mapLibrary(vmLibrary(home, f)); err != nil {
-		return vmCreateError(err.Error())
+	v := &vm{home: home, flavour: f, build: detectBuild(home), opts: o, start: start, startTime: procStartTime()}
+	// A static JDK maps no VM library: the VM is in bin/java.
+	if f == openj9 || !v.build.static {
+		if err := mapLibrary(vmLibrary(home, f)); err != nil {
+			return vmCreateError(err.Error())
+		}
+	}
+	if f == crac && o.checkpointTo != "" {
+		var err error
+		if v.perf, err = newPerfMemory(o); err != nil {
+			return vmCreateError(err.Error())
+		}
 	}
 	v.attach = newAttachListener(v)
 	return v.serve()

@@ -287,7 +287,7 @@ func (v *vm) j9Checkpoint(d j9Dump) {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.io.IOException: %v\n", err)
 		return
 	}
-	if err := startDumper(criu, d.criuArgs(), d.imageDir); err != nil {
+	if err := startDumper(criu, d.criuArgs(), d.imageDir, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" org.eclipse.openj9.criu.SystemCheckpointException: %v\n", err)
 		return
 	}

@@ -11,11 +11,15 @@ import (
 // parse is pure so that its rules (what is restore-settable, what a flag
 // means) read in one place.
 type options struct {
-	version       bool   // -version: banner to stderr
-	versionStdout bool   // --version: banner to stdout
-	checkpointTo  string // -XX:CRaCCheckpointTo
-	restoreFrom   string // -XX:CRaCRestoreFrom
-	engine        string // -XX:CRaCEngine, "criu" by default
+	version       bool            // -version: banner to stderr
+	versionStdout bool            // --version: banner to stdout
+	checkpointTo  string          // -XX:CRaCCheckpointTo
+	restoreFrom   string          // -XX:CRaCRestoreFrom
+	engine        string          // -XX:CRaCEngine; "" means the build's default
+	minPID        int             // -XX:CRaCMinPid
+	printFlags    bool            // -XX:+PrintFlagsFinal
+	vmFlags       map[string]bool // -XX:+Name
+	vmFlagOff     map[string]bool // -XX:-Name
 	engineOptions map[string]string
 	ignoredFDs    map[int]bool // -XX:CRaCIgnoredFileDescriptors
 	cpuFeatures   string       // -XX:CPUFeatures
@@ -37,7 +41,7 @@ var restoreSettable = map[string]bool{
 }
 
 func parseOptions(args []string) (options, error) {
-	o := options{engine: "criu", engineOptions: map[string]string{}, ignoredFDs: map[int]bool{}, props: map[string]string{}}
+	o := options{vmFlags: map[string]bool{}, vmFlagOff: map[string]bool{}, engineOptions: map[string]string{}, ignoredFDs: map[int]bool{}, props: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -80,6 +84,13 @@ func (o *options) vmOption(s string) error {
 	if !restoreSettable[flag] {
 		o.notSettable = append(o.notSettable, flag)
 	}
+	if flag != name {
+		if name[0] == '+' {
+			o.vmFlags[flag] = true
+		} else {
+			o.vmFlagOff[flag] = true
+		}
+	}
 	switch flag {
 	case "CRaCCheckpointTo":
 		o.checkpointTo = value
@@ -87,6 +98,14 @@ func (o *options) vmOption(s string) error {
 		o.restoreFrom = value
 	case "CRaCEngine":
 		o.engine = value
+	case "CRaCMinPid":
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return fmt.Errorf("improperly specified VM option 'CRaCMinPid=%s'", value)
+		}
+		o.minPID = n
+	case "PrintFlagsFinal":
+		o.printFlags = name[0] == '+'
 	case "CRaCEngineOptions":
 		for _, kv := range strings.Split(value, ",") {
 			k, v, _ := strings.Cut(kv, "=")

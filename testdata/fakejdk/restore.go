@@ -6,56 +6,33 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
-// restoreMain is `java -XX:CRaCRestoreFrom=DIR`: check the image, then become
-// the restored JVM's parent (CRaC's criuhelper restorewait).
+// restoreMain is `java -XX:CRaCRestoreFrom=DIR`: check the image, then
+// hand over to the engine.
 func restoreMain(home string, f flavour, o options) int {
 	dir := o.restoreFrom
-	if err := checkImage(dir, f, o); err != nil {
+	b := detectBuild(home)
+	if err := checkImage(dir, f, b, o); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: %v\nError: Could not create the Java Virtual Machine.\nError: A fatal exception has occurred. Program will exit.\n", err)
 		return 1
 	}
-	v := &vm{home: home, flavour: f, opts: o}
+	v := &vm{home: home, flavour: f, build: b, opts: o}
 	if f == openj9 {
 		return restoreOpenJ9(o, dir)
 	}
-	pidDir, err := os.MkdirTemp("", "fakejdk-restore")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "Error: create pidfile directory: %v\n", err)
-		return 1
+	if resolvedEngine(v.engine()) == "warp" {
+		return v.warpRestore(dir)
 	}
-	defer os.RemoveAll(pidDir)
-	pidfile := filepath.Join(pidDir, "pid")
-	args := append([]string{"restore", "-D", dir, "-v4", "-o", "restore.log", "--shell-job", "-d", "--restore-sibling", "--pidfile", pidfile}, inheritArgs(dir)...)
-	// Signals are caught before CRIU starts so none is lost while the
-	// restore runs; they are forwarded once the JVM exists.
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwardedSignals()...)
-	if code := runCRIU(v.criuPath(), args, filepath.Join(dir, "restore.log")); code != 0 {
-		return code
-	}
-	b, err := os.ReadFile(pidfile)
-	// Read once: gone now, not at the deferred removal, which a launcher
-	// killed while it waits for the JVM never reaches.
-	os.RemoveAll(pidDir)
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || perr != nil {
-		fmt.Fprintf(os.Stderr, "Error: read restored pid from %s: %v %v\n", pidfile, err, perr)
-		return 1
-	}
-	return restoreWait(pid, sigs)
+	return v.execCRIURestore(dir)
 }
 
 // checkImage makes the early checks that exit 1 before CRIU runs.
-func checkImage(dir string, f flavour, o options) error {
+func checkImage(dir string, f flavour, b build, o options) error {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("Cannot open CRaCRestoreFrom=%s: %v", dir, errors.Unwrap(err))
@@ -69,15 +46,25 @@ func checkImage(dir string, f flavour, o options) error {
 	if len(o.notSettable) > 0 {
 		return fmt.Errorf("VM option '%s' is not restore-settable and is not available on restore", o.notSettable[0])
 	}
-	b, err := os.ReadFile(filepath.Join(dir, engineFile))
+	engine := o.engine
+	if engine == "" {
+		engine = b.defaultEngine
+	}
+	// crac_engine.cpp check_engine: DIR/engine must name the engine that
+	// restores.
+	data, err := os.ReadFile(filepath.Join(dir, engineFile))
 	if err != nil {
 		return fmt.Errorf("CRaCRestoreFrom=%s holds no checkpoint image: %v", dir, errors.Unwrap(err))
 	}
-	if made := strings.TrimSpace(string(b)); made != o.engine {
-		return fmt.Errorf("CRaC engine %s cannot restore the image in %s: it was made by engine %s", o.engine, dir, made)
+	if made := strings.TrimSpace(string(data)); made != resolvedEngine(engine) {
+		return fmt.Errorf("Image format does not match; saved image with engine %s, restoring with %s", made, resolvedEngine(engine))
 	}
-	cpu, _ := os.ReadFile(filepath.Join(dir, cpuFile))
-	if os.Getenv("FAKE_CPU_MISMATCH") == "1" && strings.TrimSpace(string(cpu)) != "generic" {
+	// The CPU check compares the image's CPU tag with this CPU
+	// (image_constraints.cpp validate); FAKE_CPU_MISMATCH makes this CPU
+	// lack a feature, which only a generic image does not use.
+	tags, _ := os.ReadFile(filepath.Join(dir, tagsFile))
+	generic := strings.Contains(string(tags), "bitmap:"+cpuTag+"=0000000000000000")
+	if os.Getenv("FAKE_CPU_MISMATCH") == "1" && !generic {
 		return errors.New("You have to specify -XX:CPUFeatures=0x21421801fcfbd7,0x3e6 together with -XX:CRaCCheckpointTo when making a checkpoint file; specified -XX:CRaCRestoreFrom file contains CPU features 0x21421801fcfbd7,0x3e6; missing features of this CPU are 0x1000000000,0x0")
 	}
 	return nil
@@ -139,33 +126,6 @@ func forwardedSignals() []os.Signal {
 		sigs = append(sigs, s)
 	}
 	return sigs
-}
-
-// restoreWait is restorewait: forward signals to the JVM, wait for it, and
-// leave with its status, re-raising a killing signal on itself.
-func restoreWait(pid int, sigs chan os.Signal) int {
-	go func() {
-		for s := range sigs {
-			unix.Kill(pid, s.(syscall.Signal))
-		}
-	}()
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "Error: wait for restored pid %d: %v\n", pid, err)
-			return 1
-		}
-		break
-	}
-	signal.Stop(sigs)
-	if ws.Signaled() {
-		dieBySignal(ws.Signal())
-	}
-	return ws.ExitStatus()
 }
 
 // restoreOpenJ9 is OpenJ9's restoring launcher (ibmruntimes/

@@ -17,6 +17,9 @@ import (
 type target struct {
 	pid int
 	procStatus
+	// noVMLib: no libjvm.so is mapped (a static JDK, whose VM is linked
+	// into bin/java, or a deleted library): used only to word errors.
+	noVMLib bool
 }
 
 // procPath names a file of the target as seen from our namespaces.
@@ -86,13 +89,20 @@ func inspect(pid int) (target, error) {
 		return t, newError(ErrPermission, "pid %d runs as uid %d gid %d and stasis as uid %d gid %d: only root can attach to another user's JVM",
 			pid, t.euid, t.egid, me, unix.Getegid())
 	}
-	if err := checkHotSpot(t); err != nil {
+	if err := checkHotSpot(&t); err != nil {
 		return t, err
 	}
 	return t, checkEnabled(t)
 }
 
-func checkHotSpot(t target) error {
+// checkHotSpot refuses only what cannot be a HotSpot attach: an OpenJ9 JVM
+// (its own attach mechanism), and a process without libjvm.so that has no
+// SIGQUIT handler either (SIGQUIT would kill it). Any other process may
+// complete the handshake: the JDK's own client has no library check
+// (src/jdk.attach/linux/classes/sun/tools/attach/VirtualMachineImpl.java),
+// a static JDK links the VM into bin/java, and a replaced JDK shows its
+// library as "(deleted)".
+func checkHotSpot(t *target) error {
 	maps, err := os.ReadFile(t.procPath("maps"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
@@ -108,8 +118,11 @@ func checkHotSpot(t target) error {
 	case openJ9:
 		return newError(ErrOpenJ9, "pid %d is an OpenJ9 JVM: it uses OpenJ9's own attach mechanism, which stasis does not speak", t.pid)
 	case notJVM:
-		comm, _ := os.ReadFile(t.procPath("comm"))
-		return newError(ErrNotHotSpot, "pid %d (%s) is not a HotSpot JVM: no libjvm.so is mapped", t.pid, trimNL(comm))
+		t.noVMLib = true
+		if !t.catchesQuit() {
+			comm, _ := os.ReadFile(t.procPath("comm"))
+			return newError(ErrNotHotSpot, "pid %d (%s) is not a HotSpot JVM: no libjvm.so is mapped and it has no SIGQUIT handler", t.pid, trimNL(comm))
+		}
 	}
 	return nil
 }
@@ -117,7 +130,7 @@ func checkHotSpot(t target) error {
 // isOpenJ9AttachDir finds OpenJ9's attach directory for the pid: OpenJ9
 // advertises itself in <tmp>/.com_ibm_tools_attach/<pid>/ instead of
 // listening on .java_pid<pid>.
-func isOpenJ9AttachDir(t target) bool {
+func isOpenJ9AttachDir(t *target) bool {
 	_, err := os.Stat(t.procPath("root", "tmp", ".com_ibm_tools_attach", strconv.Itoa(t.nspid)))
 	return err == nil
 }

@@ -69,6 +69,9 @@ func pollSocket(ctx context.Context, t target, sock string, timeout time.Duratio
 	if signals == 0 {
 		return "", timeoutError(ctx, timeout, "pid %d did not install its SIGQUIT handler (a JVM still starting, or -Xrs)", t.pid)
 	}
+	if t.noVMLib {
+		return "", timeoutError(ctx, timeout, "pid %d did not open its attach socket %s (it maps no libjvm.so: if it is not a static JDK, it may be no JVM)", t.pid, sock)
+	}
 	return "", timeoutError(ctx, timeout, "pid %d did not open its attach socket %s", t.pid, sock)
 }
 
