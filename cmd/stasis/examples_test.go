@@ -226,7 +226,18 @@ func checkStasisLine(t *testing.T, where string, env map[string]string, argv []s
 		return cfg.Command
 	}
 	eng := engine.New(cfg.Engine)
-	launch, err := eng.LaunchArgv(cfg.Command, engine.Options{Dir: cfg.ImageDir})
+	opt := engine.Options{Dir: cfg.ImageDir}
+	var launch []string
+	if eng.Facts().CRIU == engine.CRIUByJVM {
+		// crac's LaunchArgv probes the image's CRaC JDK for its engine flag,
+		// and there is none here: check the command, then take the flags a
+		// CRaC JDK gets (the engine pinned as criuengine).
+		if err = engine.CheckCommand(eng, cfg.Command); err == nil {
+			launch = engine.CRaCLaunchArgv(cfg.Command, opt, "-XX:CRaCEngine=criuengine")
+		}
+	} else {
+		launch, err = eng.LaunchArgv(cfg.Command, opt)
+	}
 	if err != nil {
 		t.Errorf("%s: engine %s refuses the command %q: %v", where, cfg.Engine, cfg.Command, err)
 		return cfg.Command
