@@ -25,6 +25,9 @@ type Facts struct {
 	// and nothing in the runtime checks it at restore, so stasis compares
 	// the CPU features itself before restoring.
 	CPUBound bool
+	// ExtraCaps are capabilities the engine needs in both phases besides
+	// CRIU's own (needs.go), e.g. OpenJ9's SETPCAP.
+	ExtraCaps []int
 }
 
 // CRIUUse is who runs CRIU for an engine.

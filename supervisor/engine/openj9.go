@@ -46,7 +46,10 @@ func (*OpenJ9) RestoreLog() string { return "restore.log" }
 // Facts: the application checkpoints itself with libcriu; stasis restores
 // with criu. Its privileges are in needs.go.
 func (*OpenJ9) Facts() Facts {
-	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true}
+	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
+		// SETPCAP, as examples/semeru has it from Open Liberty's
+		// instructions (OpenLiberty/ci.docker); not measured: no Semeru here.
+		ExtraCaps: []int{CapSetpcap}}
 }
 
 func openJ9API(o Options) string {
