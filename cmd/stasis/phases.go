@@ -122,11 +122,3 @@ func becomeSessionLeader(log *slog.Logger) {
 		log.Debug("setsid", "err", err)
 	}
 }
-
-// openJ9Flags names the launch flags of an OpenJ9 mode, for the log.
-func openJ9Flags(api string) string {
-	if api == engine.OpenJ9CRaC {
-		return "-XX:CRaCCheckpointTo (org.crac, jcmd JDK.checkpoint)"
-	}
-	return "-XX:+EnableCRIUSupport -Dstasis.imageDir, STASIS_IMAGE_DIR in its environment (CRIUSupport, jcmd CRIU.checkpoint)"
-}

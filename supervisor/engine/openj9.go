@@ -52,6 +52,16 @@ func (*OpenJ9) Facts() Facts {
 		ExtraCaps: []int{CapSetpcap}}
 }
 
+// Mode: OpenJ9's two modes exclude each other (openj9.go's LaunchArgv);
+// stasis logs which one the JVM gets.
+func (*OpenJ9) Mode(o Options) (setting, value, flags string) {
+	api := openJ9API(o)
+	if api == OpenJ9CRaC {
+		return "STASIS_OPENJ9_API", api, "-XX:CRaCCheckpointTo (org.crac, jcmd JDK.checkpoint)"
+	}
+	return "STASIS_OPENJ9_API", api, "-XX:+EnableCRIUSupport -Dstasis.imageDir, STASIS_IMAGE_DIR in its environment (CRIUSupport, jcmd CRIU.checkpoint)"
+}
+
 func openJ9API(o Options) string {
 	if o.OpenJ9API == "" {
 		return OpenJ9CRIUSupport
