@@ -777,3 +777,23 @@ func TestEnginesCRaCEngineOptionsAtRestore(t *testing.T) {
 		t.Fatalf("exit %d after SIGTERM, want 143\nstderr: %s", code, r.stderr.String())
 	}
 }
+
+// An engine named explicitly on a JDK recognised as another flavour is a
+// configuration error before anything starts: warp's flags are CRaC's, so
+// warp on a plain HotSpot JDK is refused as crac is (the engine's facts say
+// which JDK it needs, not a comparison of its name).
+func TestEngineNamedForAnotherJDK(t *testing.T) {
+	home := fakejdktest.Layout(t, fakejdktest.HotSpot)
+	for _, name := range []string{"crac", "warp"} {
+		dir := filepath.Join(t.TempDir(), "image")
+		cmd := exec.Command(stasisBin, "--mode=checkpoint", "--engine="+name, "--image-dir="+dir, "--checkpoint-on=manual",
+			"--", filepath.Join(home, "bin", "java"), "-version")
+		code, out := runOutput(t, cmd)
+		if code != 2 || !strings.Contains(out, "STASIS_ENGINE") || !strings.Contains(out, "not a crac JDK") {
+			t.Errorf("STASIS_ENGINE=%s on a HotSpot JDK: exit %d: %s", name, code, out)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("STASIS_ENGINE=%s: the image directory was created (%v)", name, err)
+		}
+	}
+}

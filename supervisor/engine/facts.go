@@ -25,6 +25,10 @@ type Facts struct {
 	// and nothing in the runtime checks it at restore, so stasis compares
 	// the CPU features itself before restoring.
 	CPUBound bool
+	// JDK is the JDK flavour (Flavour) whose flags the engine launches
+	// java with: an engine named explicitly is refused on a JDK recognised
+	// as another flavour. "" when stasis does not check.
+	JDK string
 	// ExtraCaps are capabilities the engine needs in both phases besides
 	// CRIU's own (needs.go), e.g. OpenJ9's SETPCAP.
 	ExtraCaps []int
