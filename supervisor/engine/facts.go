@@ -25,6 +25,9 @@ type Facts struct {
 	// and nothing in the runtime checks it at restore, so stasis compares
 	// the CPU features itself before restoring.
 	CPUBound bool
+	// LibCRIU: the JVM dumps itself through libcriu.so, which runs the
+	// `criu` on PATH (OpenJ9; docs/runtimes.md), so the doctor checks both.
+	LibCRIU bool
 	// JDK is the JDK flavour (Flavour) whose flags the engine launches
 	// java with: an engine named explicitly is refused on a JDK recognised
 	// as another flavour. "" when stasis does not check.

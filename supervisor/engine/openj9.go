@@ -49,7 +49,7 @@ func (*OpenJ9) Facts() Facts {
 	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
 		// SETPCAP, as examples/semeru has it from Open Liberty's
 		// instructions (OpenLiberty/ci.docker); not measured: no Semeru here.
-		ExtraCaps: []int{CapSetpcap}}
+		ExtraCaps: []int{CapSetpcap}, LibCRIU: true}
 }
 
 // Mode: OpenJ9's two modes exclude each other (openj9.go's LaunchArgv);
