@@ -178,7 +178,7 @@ func runDumperSecond(args []string) int {
 	if jvm, _ := strconv.Atoi(os.Getenv(kickEnv)); jvm > 0 {
 		// CRaC's engine: kickjvm(jvm, -1) when CRIU failed; on success
 		// CRIU has killed the JVM (openjdk/crac
-		// src/java.base/unix/native/libcriuengine/criuengine.cpp,
+		// src/java.base/linux/native/libcriuengine/criuengine.cpp,
 		// criuengine::execute_criu).
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "criuengine: CRIU failed with exit code %d - check %s/dump4.log\n", exitCode(err), dir)
@@ -242,7 +242,7 @@ func printLogErrors(path string) {
 
 // afterRestore runs in the restored process. Nothing in CRaC's
 // restorewait or CRIU sets a parent-death signal (openjdk/crac
-// src/java.base/unix/native/libcriuengine/criuengine.cpp, restorewait): a
+// src/java.base/linux/native/libcriuengine/criuhelper.c, restorewait): a
 // restored JVM whose restoring process dies runs on, reparented.
 func (v *vm) afterRestore() {
 	v.startTime = procStartTime()

@@ -17,7 +17,7 @@ import (
 // sigRestore is CRaC's RESTORE_SIGNAL, SIGRTMIN+2 (glibc's SIGRTMIN is 34):
 // the engine's dumper sends it to the JVM when CRIU failed, and criuhelper's
 // post-resume action sends it to the restored JVM (openjdk/crac
-// src/java.base/unix/native/libcriuengine/criuengine.cpp, kickjvm).
+// src/java.base/linux/native/libcriuengine/criuengine.cpp, kickjvm).
 const sigRestore = syscall.Signal(36)
 
 // kickEnv tells the double's dumper which JVM to kick (internal to the

@@ -19,7 +19,7 @@ func (v *vm) engine() string {
 // `criu restore` in its own process; CRIU forks the JVM with its checkpoint
 // PID and, once the restore is done, execs `criuhelper restorewait`, which
 // waits for the JVM. No -d, no pidfile and no log file: CRIU logs to
-// stderr at -v1 (openjdk/crac src/java.base/unix/native/libcriuengine/
+// stderr at -v1 (openjdk/crac src/java.base/linux/native/libcriuengine/
 // criuengine.cpp criuengine::restore; legacy: src/java.base/unix/native/
 // criuengine/criuengine.cpp restore()).
 func (v *vm) execCRIURestore(dir string) int {
