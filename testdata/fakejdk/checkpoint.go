@@ -105,14 +105,6 @@ func (v *vm) writeImageMeta(dir string) error {
 	return nil
 }
 
-// criuPath is criu_location from -XX:CRaCEngineOptions, else $HOME/lib/criu.
-func (v *vm) criuPath() string {
-	if p := v.opts.engineOptions["criu_location"]; p != "" {
-		return p
-	}
-	return filepath.Join(v.home, "lib", "criu")
-}
-
 // startDumper runs the dumper through an intermediate process that exits at
 // once, so the dumper is reparented to PID 1 (or the nearest subreaper) and
 // is not part of the tree CRIU dumps. The gate pipe holds the dumper back
