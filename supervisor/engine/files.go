@@ -43,7 +43,8 @@ var cracFiles = []string{"dump4.log", "cppath", "perfdata", "tags", "score", "en
 var warpFiles = []string{"core.img"}
 
 // openj9Files: OpenJ9 logs CRIU to criu.log in the image directory unless
-// told otherwise (RUNTIMES.md, InternalCRIUSupport); restore.log is stasis's.
+// told otherwise (docs/runtimes.md; eclipse-openj9/openj9
+// InternalCRIUSupport.java); restore.log was stasis's.
 var openj9Files = []string{"criu.log", "restore.log"}
 
 // criuFiles: the criu engine's logs (-o, named by stasis) and its stdio FIFOs.
