@@ -51,6 +51,7 @@ type DoctorConfig struct {
 type EngineFacts struct {
 	PreservesPIDs bool
 	RestoreShm    bool // the restoring launcher needs a writable /dev/shm
+	LibCRIU       bool // the JVM dumps itself through libcriu.so and the criu on PATH
 }
 
 // Privilege is one need of the engine for this start, met or not.
@@ -108,7 +109,7 @@ type DoctorReport struct {
 
 // Doctor gathers this environment's facts and judges them against cfg.
 func Doctor(ctx context.Context, cfg DoctorConfig) *DoctorReport {
-	if cfg.Engine == "openj9" {
+	if cfg.EngineFacts.LibCRIU {
 		cfg.OpenJ9 = gatherOpenJ9(cfg.JDK.Home)
 	}
 	return Diagnose(cfg, Gather(ctx, cfg))

@@ -94,7 +94,7 @@ func ldSoConfDirs(dir string) []string {
 // when CRIU or CRaC checkpointing is enabled; openj9-docs
 // xxcriusecprovider.md).
 func (d *diagnosis) openj9() {
-	if d.cfg.Engine != "openj9" || !d.cfg.Checkpoint {
+	if !d.cfg.EngineFacts.LibCRIU || !d.cfg.Checkpoint {
 		return
 	}
 	o := d.cfg.OpenJ9

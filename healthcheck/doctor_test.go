@@ -18,7 +18,7 @@ func goodFacts() Facts {
 func goodConfig(name string, checkpoint, restore bool) DoctorConfig {
 	var ef EngineFacts
 	if f, ok := engine.FactsOf(name); ok {
-		ef = EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm}
+		ef = EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm, LibCRIU: f.LibCRIU}
 	}
 	return DoctorConfig{Mode: "auto", Engine: name, Checkpoint: checkpoint, Restore: restore, CRIU: "/usr/sbin/criu",
 		ImageDir: "/checkpoint", MinPID: 1000, ExpectedImageBytes: 100 << 20,

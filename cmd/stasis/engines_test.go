@@ -240,8 +240,12 @@ func TestEnginesCheckpointAndRestore(t *testing.T) {
 			if f.keepsPID && pid <= f.minPID {
 				t.Fatalf("the JVM had pid %d at checkpoint, want above STASIS_MIN_PID=%d", pid, f.minPID)
 			}
-			if b, err := os.ReadFile(filepath.Join(f.dir, "engine")); err != nil || strings.TrimSpace(string(b)) != engineRecorded(tc.flavour) {
-				t.Fatalf("the image records engine %q (%v), want %q", b, err, engineRecorded(tc.flavour))
+			if want := engineRecorded(tc.flavour); want == "" {
+				if _, err := os.Stat(filepath.Join(f.dir, "engine")); err == nil {
+					t.Fatalf("the image has an engine file, which %s does not write", tc.flavour)
+				}
+			} else if b, err := os.ReadFile(filepath.Join(f.dir, "engine")); err != nil || strings.TrimSpace(string(b)) != want {
+				t.Fatalf("the image records engine %q (%v), want %q", b, err, want)
 			}
 			log, _ := os.ReadFile(filepath.Join(f.dir, f.dumpLog))
 			switch {
@@ -264,11 +268,12 @@ func TestEnginesCheckpointAndRestore(t *testing.T) {
 }
 
 // engineRecorded is what the JVM writes in DIR/engine: the resolved engine
-// name (openjdk/crac crac_engine.cpp record_engine).
+// name (openjdk/crac crac_engine.cpp record_engine); OpenJ9 writes no such
+// file ("").
 func engineRecorded(flavour string) string {
 	switch flavour {
 	case "openj9":
-		return "openj9"
+		return ""
 	case "warp":
 		return "warp"
 	}
@@ -429,9 +434,10 @@ func TestEnginesMissingImage(t *testing.T) {
 	}
 }
 
-// TestEnginesSIGKILLDuringDump kills stasis once the dump has begun (the
-// double writes the image's engine file right before it starts CRIU): no
-// manifest may be left, and the next start checkpoints again.
+// TestEnginesSIGKILLDuringDump kills stasis once the dump has begun (right
+// before it starts CRIU the double writes CRaC's engine file, or for OpenJ9
+// its own record of fds 0-2): no manifest may be left, and the next start
+// checkpoints again.
 func TestEnginesSIGKILLDuringDump(t *testing.T) {
 	for _, tc := range engineFlavours {
 		if tc.flavour == "warp" {
@@ -443,7 +449,11 @@ func TestEnginesSIGKILLDuringDump(t *testing.T) {
 		t.Run(tc.flavour, func(t *testing.T) {
 			f := newFakeService(t, tc.flavour, tc.engine)
 			r := f.start(t, nil, "--mode=checkpoint")
-			waitFileExists(t, r, filepath.Join(f.dir, "engine"), 2*time.Minute)
+			begun := "engine"
+			if f.flavour == "openj9" {
+				begun = "fakejdk-stdio"
+			}
+			waitFileExists(t, r, filepath.Join(f.dir, begun), 2*time.Minute)
 			syscall.Kill(r.hostPID, syscall.SIGKILL)
 			r.wait(t, time.Minute)
 			f.noManifest(t)
@@ -781,5 +791,25 @@ func TestEnginesCRaCEngineOptionsAtRestore(t *testing.T) {
 	syscall.Kill(r.hostPID, syscall.SIGTERM)
 	if code := r.wait(t, time.Minute); code != 143 {
 		t.Fatalf("exit %d after SIGTERM, want 143\nstderr: %s", code, r.stderr.String())
+	}
+}
+
+// An engine named explicitly on a JDK recognised as another flavour is a
+// configuration error before anything starts: warp's flags are CRaC's, so
+// warp on a plain HotSpot JDK is refused as crac is (the engine's facts say
+// which JDK it needs, not a comparison of its name).
+func TestEngineNamedForAnotherJDK(t *testing.T) {
+	home := fakejdktest.Layout(t, fakejdktest.HotSpot)
+	for _, name := range []string{"crac", "warp"} {
+		dir := filepath.Join(t.TempDir(), "image")
+		cmd := exec.Command(stasisBin, "--mode=checkpoint", "--engine="+name, "--image-dir="+dir, "--checkpoint-on=manual",
+			"--", filepath.Join(home, "bin", "java"), "-version")
+		code, out := runOutput(t, cmd)
+		if code != 2 || !strings.Contains(out, "STASIS_ENGINE") || !strings.Contains(out, "not a crac JDK") {
+			t.Errorf("STASIS_ENGINE=%s on a HotSpot JDK: exit %d: %s", name, code, out)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("STASIS_ENGINE=%s: the image directory was created (%v)", name, err)
+		}
 	}
 }

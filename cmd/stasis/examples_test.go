@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"stasis/internal/fakejdktest"
 	"stasis/supervisor/engine"
 )
 
@@ -210,7 +211,11 @@ func helpVariables(t *testing.T) []string {
 // checkStasisLine configures stasis from a Dockerfile's environment and command line, as the
 // binary would at that point of the build or at a start of the image, and checks the engine
 // against the command. It returns the command after `--`.
-func checkStasisLine(t *testing.T, where string, env map[string]string, argv []string, known []string) []string {
+//
+// An engine that launches java with a JDK flavour's flags (its Facts.JDK) may ask that JDK
+// (crac probes its engine flag): jdk lays out a test double of that flavour, whose bin goes
+// first on PATH, since the JDK in the Dockerfile's base image is not on this host.
+func checkStasisLine(t *testing.T, where string, env map[string]string, argv []string, known []string, jdk func(flavour string) string) []string {
 	t.Helper()
 	for k := range env {
 		if strings.HasPrefix(k, "STASIS_") && !slices.Contains(known, k) {
@@ -226,18 +231,10 @@ func checkStasisLine(t *testing.T, where string, env map[string]string, argv []s
 		return cfg.Command
 	}
 	eng := engine.New(cfg.Engine)
-	opt := engine.Options{Dir: cfg.ImageDir}
-	var launch []string
-	if eng.Facts().CRIU == engine.CRIUByJVM {
-		// crac's LaunchArgv probes the image's CRaC JDK for its engine flag,
-		// and there is none here: check the command, then take the flags a
-		// CRaC JDK gets (the engine pinned as criuengine).
-		if err = engine.CheckCommand(eng, cfg.Command); err == nil {
-			launch = engine.CRaCLaunchArgv(cfg.Command, opt, "-XX:CRaCEngine=criuengine")
-		}
-	} else {
-		launch, err = eng.LaunchArgv(cfg.Command, opt)
+	if f := eng.Facts(); f.JDK != "" {
+		t.Setenv("PATH", filepath.Join(jdk(f.JDK), "bin")+string(filepath.ListSeparator)+os.Getenv("PATH"))
 	}
+	launch, err := eng.LaunchArgv(cfg.Command, engine.Options{Dir: cfg.ImageDir})
 	if err != nil {
 		t.Errorf("%s: engine %s refuses the command %q: %v", where, cfg.Engine, cfg.Command, err)
 		return cfg.Command
@@ -279,6 +276,13 @@ func TestExampleDockerfiles(t *testing.T) {
 	for _, file := range files {
 		name := strings.TrimPrefix(file, "../../")
 		t.Run(strings.ReplaceAll(strings.TrimPrefix(name, "examples/"), "/", "_"), func(t *testing.T) {
+			homes := map[string]string{}
+			jdk := func(flavour string) string {
+				if homes[flavour] == "" {
+					homes[flavour] = fakejdktest.Layout(t, flavour)
+				}
+				return homes[flavour]
+			}
 			data, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
@@ -292,7 +296,7 @@ func TestExampleDockerfiles(t *testing.T) {
 			if len(final.entrypoint) == 0 || filepath.Base(final.entrypoint[0]) != "stasis" {
 				t.Fatalf("%s: the final stage's ENTRYPOINT is %q, not stasis", name, final.entrypoint)
 			}
-			command := checkStasisLine(t, name+" ENTRYPOINT", final.env, final.entrypoint, known)
+			command := checkStasisLine(t, name+" ENTRYPOINT", final.env, final.entrypoint, known, jdk)
 			for _, s := range all {
 				for _, run := range s.steps {
 					env := map[string]string{}
@@ -303,7 +307,7 @@ func TestExampleDockerfiles(t *testing.T) {
 						env[k] = v
 					}
 					where := fmt.Sprintf("%s line %d (RUN)", name, run.line)
-					got := checkStasisLine(t, where, env, run.argv, known)
+					got := checkStasisLine(t, where, env, run.argv, known, jdk)
 					if command != nil && got != nil && !slices.Equal(got, command) {
 						t.Errorf("%s: the checkpoint step runs %q, the ENTRYPOINT %q: the image would not be restored", where, got, command)
 					}

@@ -19,6 +19,7 @@ import (
 	"stasis/control"
 	"stasis/stdio"
 	"stasis/supervisor"
+	"stasis/supervisor/engine"
 )
 
 // Set with -ldflags -X by the Makefile.
@@ -58,9 +59,11 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 	}
 	lw := newLogWriter(stderr)
 	log := newLogger(cfg, stderr, lw)
-	if ph.Engine != nil && ph.Engine.Name() == "openj9" && cfg.Mode != "restore" {
-		// OpenJ9's two modes exclude each other: say which one the JVM gets.
-		log.Info("openj9 mode", "STASIS_OPENJ9_API", cfg.OpenJ9API, "flags", openJ9Flags(cfg.OpenJ9API))
+	if m, ok := ph.Engine.(engine.Moder); ok && cfg.Mode != "restore" {
+		// An engine's modes exclude each other (OpenJ9's two APIs): say
+		// which one the JVM gets.
+		setting, value, flags := m.Mode(ph.Opt)
+		log.Info(ph.Engine.Name()+" mode", setting, value, "flags", flags)
 	}
 	err = initMain(cfg, ph, log)
 	code := exitCode(err, log)

@@ -56,11 +56,11 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	if name == "auto" {
 		name, ph.EngineWhy, ph.EngineErr = engine.DetectWhy(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
 	}
-	if name == "crac" && !ph.EngineFromImage && home != "" && engine.Flavour(home) != "crac" {
-		// Named explicitly: without this, java is launched with CRaC's
-		// flags and fails, or a restore fails, after the start.
+	if f, ok := engine.FactsOf(name); ok && f.JDK != "" && !ph.EngineFromImage && home != "" && engine.Flavour(home) != f.JDK {
+		// Named explicitly: without this, java is launched with the
+		// engine's flags and fails, or a restore fails, after the start.
 		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine,
-			Problem: fmt.Sprintf("the JDK at %s has no CRaC (no lib/criuengine); use a CRaC JDK, or STASIS_ENGINE=criu or auto", home)}
+			Problem: fmt.Sprintf("the JDK at %s is not a %s JDK (%s); use one, or STASIS_ENGINE=criu or auto", home, f.JDK, engine.FlavourFiles(f.JDK))}
 	}
 	if ph.EngineErr == nil {
 		ph.Engine = engine.New(name)
@@ -121,12 +121,4 @@ func becomeSessionLeader(log *slog.Logger) {
 	if _, err := unix.Setsid(); err != nil {
 		log.Debug("setsid", "err", err)
 	}
-}
-
-// openJ9Flags names the launch flags of an OpenJ9 mode, for the log.
-func openJ9Flags(api string) string {
-	if api == engine.OpenJ9CRaC {
-		return "-XX:CRaCCheckpointTo (org.crac, jcmd JDK.checkpoint)"
-	}
-	return "-XX:+EnableCRIUSupport -Dstasis.imageDir, STASIS_IMAGE_DIR in its environment (CRIUSupport, jcmd CRIU.checkpoint)"
 }

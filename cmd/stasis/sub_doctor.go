@@ -99,7 +99,7 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) healt
 		dc.CRIU = crit
 	}
 	if f, ok := engine.FactsOf(dc.Engine); ok {
-		dc.EngineFacts = healthcheck.EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm}
+		dc.EngineFacts = healthcheck.EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm, LibCRIU: f.LibCRIU}
 	}
 	dc.Checkpoint, dc.Restore = plannedWork(cfg, merr)
 	dc.Image = imageState(cfg.ImageDir, m, merr, dc.Engine, command)

@@ -120,7 +120,7 @@ func checkpointRestore(t *testing.T, flavour string) {
 		}
 	})
 	t.Run("SIGKILL of restorewait leaves the JVM running", func(t *testing.T) {
-		// Nothing sets a parent-death signal (criuengine.cpp restorewait).
+		// Nothing sets a parent-death signal (criuhelper.c restorewait).
 		ns := restore()
 		jvm := jvmHostPID(t, ns, nspid)
 		syscall.Kill(ns.ChildPID(t), syscall.SIGKILL)

@@ -342,3 +342,27 @@ func TestDoubleBuilds(t *testing.T) {
 		t.Errorf("the wrapper ended with %q, want the JVM's exit 143", st)
 	}
 }
+
+// TestCRIUOptsReachTheDump: CRaC's engine appends CRAC_CRIU_OPTS to its
+// `criu dump` (openjdk/crac src/java.base/unix/native/criuengine/
+// criuengine.cpp checkpoint(); the current library engine too, in
+// ArgsBuilder::append_all), so an option CRIU does not know fails the dump.
+func TestCRIUOptsReachTheDump(t *testing.T) {
+	requireCRIU(t)
+	requireJcmd(t)
+	home := Layout(t, CRaCLegacy) // runs on after a failed dump
+	port, base := freePort(t), PIDBase()
+	img := filepath.Join(t.TempDir(), "img")
+	ns := StartNS(t, home, base, []string{"CRAC_CRIU_OPTS=--no-such-criu-option"}, t.TempDir(),
+		filepath.Join(home, "bin", "java"), "-XX:CRaCCheckpointTo="+img, fmt.Sprintf("-Dfake.port=%d", port))
+	get(t, port, "/count")
+	pid := ns.ChildPID(t)
+	if out, err := jcmd(t, pid, "JDK.checkpoint"); err != nil {
+		t.Fatalf("jcmd JDK.checkpoint: %v %q", err, out)
+	}
+	waitFor(t, "the failure on the JVM's stdout", 20*time.Second, func() bool {
+		return strings.Contains(ns.Stdout.String(), "CRaC engine failed to checkpoint")
+	})
+	syscall.Kill(pid, syscall.SIGTERM)
+	ns.Wait(t, 10*time.Second)
+}

@@ -35,12 +35,14 @@ const (
 const criuPrefix = "/usr/local/lib/stasis-criu"
 
 // Layout builds the fake java into a new JDK home of the given flavour and
-// returns the home. A CRaC (or Warp) home has lib/criuengine (stasis's
-// engine=auto looks for it), lib/server/libjvm.so and an Azul release file;
-// an OpenJ9 home has lib/default/libj9vm29.so; a HotSpot home is plain
-// Debian-like. When a CRIU 4 is found, lib/criu links to it: the double's
-// engines run $HOME/lib/criu unless -XX:CRaCEngineOptions=criu_location=...
-// says otherwise.
+// returns the home. A current CRaC (or Warp) home has lib/libcriuengine.so
+// and lib/criuhelper (stasis's engine=auto looks for them),
+// lib/server/libjvm.so and an Azul release file, and finds CRIU on PATH
+// (CRIUDir) or by -XX:CRaCEngineOptions=criu_location; a static one has no
+// libjvm.so and no libcriuengine.so; a legacy one has the executable
+// lib/criuengine and lib/criu linked to the CRIU found here. An OpenJ9 home
+// has lib/default/libj9vm29.so and criubin/criu for PATH (CRIUPath); a
+// HotSpot home is plain Debian-like.
 func Layout(t testing.TB, flavour string) (home string) {
 	t.Helper()
 	home = t.TempDir()

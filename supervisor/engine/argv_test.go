@@ -151,6 +151,9 @@ func TestImageFiles(t *testing.T) {
 		{"warp", "core.img", true}, {"openj9", "criu.log", true},
 		{"criu", "dump4.log", false}, {"crac", "core.img", false}, {"openj9", "app.log", false},
 		{"crac", "disk.img", false},
+		// CRaC's own records; no runtime writes cpufeatures or a CRaC restore.log.
+		{"crac", "tags", true}, {"crac", "engine", true}, {"crac", "perfdata", true},
+		{"crac", "cpufeatures", false}, {"crac", "restore.log", false},
 	} {
 		if got := owns(New(c.engine), c.name); got != c.want {
 			t.Errorf("%s owns %s: %v, want %v", c.engine, c.name, got, c.want)

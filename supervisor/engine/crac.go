@@ -41,7 +41,8 @@ func (e *CRaC) Name() string {
 // of one image are tested). Warp runs no CRIU, needs no privileges and does
 // not keep PIDs or thread IDs.
 func (e *CRaC) Facts() Facts {
-	f := Facts{JavaCommand: true, AppTrigger: true, RestoreShm: true}
+	// Warp is an engine of the CRaC JDK: its flags are CRaC's.
+	f := Facts{JavaCommand: true, AppTrigger: true, RestoreShm: true, JDK: "crac"}
 	if e.Warp {
 		return f
 	}

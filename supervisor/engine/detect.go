@@ -45,6 +45,17 @@ func Flavour(home string) string {
 	return "hotspot"
 }
 
+// FlavourFiles names the files by which Flavour recognises a flavour.
+func FlavourFiles(flavour string) string {
+	switch flavour {
+	case "crac":
+		return "it has no lib/libcriuengine.so, lib/criuhelper or lib/criuengine"
+	case "openj9":
+		return "it has no lib/default or lib/compressedrefs libj9vm29.so"
+	}
+	return ""
+}
+
 // Detect chooses the engine for STASIS_ENGINE=auto: crac for a CRaC JDK,
 // openj9 for OpenJ9, criu for any other JDK when a criu binary is found.
 // The error says exactly what is missing.

@@ -70,6 +70,13 @@ type LaunchEnver interface {
 	LaunchEnv(o Options) []string
 }
 
+// Moder is an engine with launch modes that exclude each other (OpenJ9's
+// two APIs): Mode says which one the JVM gets and its flags, for the log.
+// An optional interface, like LaunchEnver.
+type Moder interface {
+	Mode(o Options) (setting, value, flags string)
+}
+
 // Options are the settings an engine's command lines depend on.
 type Options struct {
 	Dir              string // the image directory

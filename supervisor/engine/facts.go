@@ -25,6 +25,16 @@ type Facts struct {
 	// and nothing in the runtime checks it at restore, so stasis compares
 	// the CPU features itself before restoring.
 	CPUBound bool
+	// LibCRIU: the JVM dumps itself through libcriu.so, which runs the
+	// `criu` on PATH (OpenJ9; docs/runtimes.md), so the doctor checks both.
+	LibCRIU bool
+	// JDK is the JDK flavour (Flavour) whose flags the engine launches
+	// java with: an engine named explicitly is refused on a JDK recognised
+	// as another flavour. "" when stasis does not check.
+	JDK string
+	// ExtraCaps are capabilities the engine needs in both phases besides
+	// CRIU's own (needs.go), e.g. OpenJ9's SETPCAP.
+	ExtraCaps []int
 }
 
 // CRIUUse is who runs CRIU for an engine.

@@ -35,5 +35,18 @@ func TestRegistry(t *testing.T) {
 		if n := NeedsOf("warp", ph, 0, HostFacts{}); len(n.Caps) != 0 || n.CRIU {
 			t.Errorf("warp needs %+v, want nothing", n)
 		}
+		// The needs follow the facts, not the name.
+		for _, name := range Names() {
+			f, _ := FactsOf(name)
+			n := NeedsOf(name, ph, 0, HostFacts{})
+			if n.CRIU != (f.CRIU == CRIUByStasis) {
+				t.Errorf("%s %s: needs criu %v, facts %v", name, ph, n.CRIU, f.CRIU)
+			}
+			for _, c := range f.ExtraCaps {
+				if !slices.Contains(n.Caps, c) {
+					t.Errorf("%s %s: needs %v, lacks its extra cap %s", name, ph, n.Caps, CapName(c))
+				}
+			}
+		}
 	}
 }

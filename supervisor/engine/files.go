@@ -25,25 +25,26 @@ var criuImageFiles = []string{
 	"bpfmap-data.img", "apparmor.img", "stats-%s", "irmap-cache",
 }
 
-// cracFiles are what CRaC's engine adds next to CRIU's images: the dump's
-// log and cppath (openjdk/crac src/java.base/unix/native/criuengine/
-// criuengine.cpp: "-o dump4.log", create_cppath, PERFDATA_NAME "perfdata"),
-// the image constraints and score (src/java.base/share/native/libcrexec/
-// image_constraints.cpp "tags", image_score.cpp "score"), and the engine
-// and CPU-feature records the test double keeps where CRaC keeps its own
-// (testdata/fakejdk).
-var cracFiles = []string{"dump4.log", "restore.log", "cppath", "perfdata", "tags", "score",
-	"engine", "cpufeatures"}
+// cracFiles are what CRaC's engine adds next to CRIU's images
+// (docs/runtimes.md, "Files in DIR"): the dump's log (openjdk/crac
+// src/java.base/linux/native/libcriuengine/criuengine.cpp "-o dump4.log"),
+// the older executable engine's cppath (src/java.base/unix/native/
+// criuengine/criuengine.cpp create_cppath), perfdata (perfMemory_linux.cpp),
+// the image constraints and score (libcrcommon image_constraints.cpp "tags",
+// image_score.cpp) and the engine record (crac_engine.cpp record_engine).
+// The restore writes nothing there: CRIU logs to stderr, its work files go
+// to the launcher's directory.
+var cracFiles = []string{"dump4.log", "cppath", "perfdata", "tags", "score", "engine"}
 
 // warpFiles: Warp is closed source; its image is a core.img (an ELF core
-// file) with metadata whose names are not published (RUNTIMES.md, from
-// Azul's documentation and third-party logs). Unknown names are neither
-// listed nor removed: they stay, as any file that is not known to be the
-// engine's. The double's warp is CRIU, whose names come with cracFiles.
+// file) with metadata whose names are not published (docs/runtimes.md, from
+// Azul's documentation). Unknown names are neither listed nor removed: they
+// stay, as any file that is not known to be the engine's.
 var warpFiles = []string{"core.img"}
 
 // openj9Files: OpenJ9 logs CRIU to criu.log in the image directory unless
-// told otherwise (RUNTIMES.md, InternalCRIUSupport); restore.log is stasis's.
+// told otherwise (docs/runtimes.md; eclipse-openj9/openj9
+// InternalCRIUSupport.java); restore.log was stasis's.
 var openj9Files = []string{"criu.log", "restore.log"}
 
 // criuFiles: the criu engine's logs (-o, named by stasis) and its stdio FIFOs.

@@ -99,18 +99,12 @@ func (n Needs) None() bool {
 // without SYS_PTRACE restored in a container without it.
 func NeedsOf(engine string, phase Phase, jvmCaps uint64, f HostFacts) Needs {
 	n := Needs{Engine: engine, Phase: phase}
-	switch engine {
-	case "criu", "crac", "openj9":
-	default:
+	ef, ok := FactsOf(engine)
+	if !ok || ef.CRIU == CRIUNone {
 		return n // warp needs no privilege (Azul's docs); nothing else dumps
 	}
-	n.Caps = []int{CapCheckpointRestore}
-	if engine == "openj9" {
-		// SETPCAP for OpenJ9, as examples/semeru has it from Open Liberty's
-		// instructions (OpenLiberty/ci.docker); not measured: no Semeru here.
-		n.Caps = append(n.Caps, CapSetpcap)
-	}
-	n.CRIU = engine != "crac" // crac's JVM finds its own criu
+	n.Caps = append([]int{CapCheckpointRestore}, ef.ExtraCaps...)
+	n.CRIU = ef.CRIU == CRIUByStasis // crac's JVM finds its own criu
 	switch phase {
 	case PhaseCheckpoint:
 		if NeedsPtraceCap(f) {

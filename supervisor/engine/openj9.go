@@ -46,7 +46,20 @@ func (*OpenJ9) RestoreLog() string { return "restore.log" }
 // Facts: the application checkpoints itself with libcriu; stasis restores
 // with criu. Its privileges are in needs.go.
 func (*OpenJ9) Facts() Facts {
-	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true}
+	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
+		// SETPCAP, as examples/semeru has it from Open Liberty's
+		// instructions (OpenLiberty/ci.docker); not measured: no Semeru here.
+		ExtraCaps: []int{CapSetpcap}, LibCRIU: true}
+}
+
+// Mode: OpenJ9's two modes exclude each other (openj9.go's LaunchArgv);
+// stasis logs which one the JVM gets.
+func (*OpenJ9) Mode(o Options) (setting, value, flags string) {
+	api := openJ9API(o)
+	if api == OpenJ9CRaC {
+		return "STASIS_OPENJ9_API", api, "-XX:CRaCCheckpointTo (org.crac, jcmd JDK.checkpoint)"
+	}
+	return "STASIS_OPENJ9_API", api, "-XX:+EnableCRIUSupport -Dstasis.imageDir, STASIS_IMAGE_DIR in its environment (CRIUSupport, jcmd CRIU.checkpoint)"
 }
 
 func openJ9API(o Options) string {

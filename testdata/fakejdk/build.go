@@ -17,7 +17,7 @@ type build struct {
 	// (lib/libcriuengine.so, or linked into bin/java in a static build) with
 	// lib/criuhelper next to it, and CRIU >= 4.0 comes from criu_location,
 	// CRAC_CRIU_PATH or PATH (openjdk/crac
-	// src/java.base/unix/native/libcriuengine/criuengine.cpp,
+	// src/java.base/linux/native/libcriuengine/criuengine.cpp,
 	// criuengine::get_criu).
 	legacy bool
 	// static: a static JDK, the VM linked into bin/java: no

@@ -13,12 +13,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Files the double keeps in an image directory next to CRIU's.
+// Files in an image directory next to CRIU's: CRaC's engine record
+// (crac_engine.cpp record_engine), and two that only the OpenJ9 flavour of
+// the double keeps (OpenJ9 itself writes neither).
 const (
-	engineFile   = "engine"               // the engine that made the image (CRaC records it too)
-	cpuFile      = "cpufeatures"          // -XX:CPUFeatures at checkpoint, "native" by default
-	stdioFile    = "fakejdk-stdio"        // what fds 0-2 were at checkpoint, for --inherit-fd
-	resultFile   = ".fakejdk-dump-result" // written by the dumper after CRIU ends
+	engineFile   = "engine"               // CRaC: the engine that made the image
+	stdioFile    = "fakejdk-stdio"        // OpenJ9 double: what fds 0-2 were at checkpoint, for --inherit-fd
+	resultFile   = ".fakejdk-dump-result" // OpenJ9 double: written by the dumper after CRIU ends
 	roleEnv      = "FAKEJDK_ROLE"
 	dumperFirst  = "dumper1"
 	dumperSecond = "dumper2"
@@ -88,55 +89,20 @@ func (v *vm) forbiddenFDs() []string {
 	return bad
 }
 
-// checkpoint records the image's metadata, starts the dumper outside this
-// process tree and waits for the outcome: a restore (this very code resumes
-// in the restored process), a failure, or a kept-running success.
-func (v *vm) checkpoint(dir, log, engine string) {
-	defer v.checkpointing.Store(false)
-	if err := v.writeImageMeta(dir, engine); err != nil {
-		fmt.Fprintf(os.Stderr, "[error][crac] %v\n", err)
-		return
-	}
-	args := v.dumpArgs(dir, log)
-	if err := startDumper(v.criuPath(), args, dir, nil); err != nil {
-		fmt.Fprintf(os.Stderr, "[error][crac] CRaC engine failed to checkpoint to %s: %v\n", dir, err)
-		return
-	}
-	switch outcome := v.awaitDump(dir); {
-	case outcome == "restored":
-		v.afterRestore()
-	case outcome == "ok":
-		fmt.Fprintf(os.Stderr, "[info][crac] Checkpoint to %s done, keep running\n", dir)
-	default:
-		printLogErrors(filepath.Join(dir, log))
-		fmt.Fprintf(os.Stderr, "[error][crac] CRaC engine failed to checkpoint to %s: %s\n", dir, outcome)
-	}
-}
-
-func (v *vm) writeImageMeta(dir, engine string) error {
-	cpu := v.opts.cpuFeatures
-	if cpu == "" {
-		cpu = "native"
-	}
+// writeImageMeta records, for the OpenJ9 flavour, what its restore needs
+// of the checkpoint that the double cannot learn otherwise: what fds 0-2
+// were (inheritArgs). OpenJ9 itself writes no such file; its CRIU records
+// the same in its images (checkpoint-restore/criu criu/files.c).
+func (v *vm) writeImageMeta(dir string) error {
 	var stdio strings.Builder
 	for fd := 0; fd <= 2; fd++ {
 		fmt.Fprintf(&stdio, "%d %s\n", fd, fdTarget(fd))
 	}
 	os.Remove(filepath.Join(dir, resultFile))
-	for name, data := range map[string]string{engineFile: engine + "\n", cpuFile: cpu + "\n", stdioFile: stdio.String()} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
+	if err := os.WriteFile(filepath.Join(dir, stdioFile), []byte(stdio.String()), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", stdioFile, err)
 	}
 	return nil
-}
-
-// criuPath is criu_location from -XX:CRaCEngineOptions, else $HOME/lib/criu.
-func (v *vm) criuPath() string {
-	if p := v.opts.engineOptions["criu_location"]; p != "" {
-		return p
-	}
-	return filepath.Join(v.home, "lib", "criu")
 }
 
 // startDumper runs the dumper through an intermediate process that exits at
@@ -204,7 +170,7 @@ func runDumperSecond(args []string) int {
 	if jvm, _ := strconv.Atoi(os.Getenv(kickEnv)); jvm > 0 {
 		// CRaC's engine: kickjvm(jvm, -1) when CRIU failed; on success
 		// CRIU has killed the JVM (openjdk/crac
-		// src/java.base/unix/native/libcriuengine/criuengine.cpp,
+		// src/java.base/linux/native/libcriuengine/criuengine.cpp,
 		// criuengine::execute_criu).
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "criuengine: CRIU failed with exit code %d - check %s/dump4.log\n", exitCode(err), dir)
@@ -268,7 +234,7 @@ func printLogErrors(path string) {
 
 // afterRestore runs in the restored process. Nothing in CRaC's
 // restorewait or CRIU sets a parent-death signal (openjdk/crac
-// src/java.base/unix/native/libcriuengine/criuengine.cpp, restorewait): a
+// src/java.base/linux/native/libcriuengine/criuhelper.c, restorewait): a
 // restored JVM whose restoring process dies runs on, reparented.
 func (v *vm) afterRestore() {
 	v.startTime = procStartTime()

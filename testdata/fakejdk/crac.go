@@ -17,7 +17,7 @@ import (
 // sigRestore is CRaC's RESTORE_SIGNAL, SIGRTMIN+2 (glibc's SIGRTMIN is 34):
 // the engine's dumper sends it to the JVM when CRIU failed, and criuhelper's
 // post-resume action sends it to the restored JVM (openjdk/crac
-// src/java.base/unix/native/libcriuengine/criuengine.cpp, kickjvm).
+// src/java.base/linux/native/libcriuengine/criuengine.cpp, kickjvm).
 const sigRestore = syscall.Signal(36)
 
 // kickEnv tells the double's dumper which JVM to kick (internal to the
@@ -160,6 +160,7 @@ func (v *vm) dumpArgs(dir, log string) []string {
 	if !v.build.legacy && v.opts.engineOptions["legacy_criu"] != "true" && v.flavour == crac {
 		args = append(args, "--unprivileged")
 	}
+	args = append(args, v.criuOpts()...)
 	if extra := v.opts.engineOptions["args"]; extra != "" {
 		args = append(args, strings.Fields(extra)...)
 	}
@@ -167,6 +168,20 @@ func (v *vm) dumpArgs(dir, log string) []string {
 		args = append(args, "--action-script", "/bin/false")
 	}
 	return args
+}
+
+// criuOpts are CRAC_CRIU_OPTS, split at blanks, which every engine appends
+// to both its dump and its restore command lines before args= (openjdk/crac
+// src/java.base/linux/native/libcriuengine/criuengine.cpp
+// ArgsBuilder::append_all, which logs that the variable is deprecated; the
+// executable src/java.base/unix/native/criuengine/criuengine.cpp checkpoint()
+// and restore(), silently).
+func (v *vm) criuOpts() []string {
+	opts := strings.Fields(os.Getenv("CRAC_CRIU_OPTS"))
+	if len(opts) > 0 && !v.build.legacy {
+		fmt.Fprintln(os.Stderr, "criuengine: CRAC_CRIU_OPTS is deprecated, will be obsoleted in JDK 28 and removed in JDK 29. Use -XX:CRaCEngineOptions=args=...")
+	}
+	return opts
 }
 
 // prepareStdio is what a current engine does before the dump

@@ -19,7 +19,7 @@ func (v *vm) engine() string {
 // `criu restore` in its own process; CRIU forks the JVM with its checkpoint
 // PID and, once the restore is done, execs `criuhelper restorewait`, which
 // waits for the JVM. No -d, no pidfile and no log file: CRIU logs to
-// stderr at -v1 (openjdk/crac src/java.base/unix/native/libcriuengine/
+// stderr at -v1 (openjdk/crac src/java.base/linux/native/libcriuengine/
 // criuengine.cpp criuengine::restore; legacy: src/java.base/unix/native/
 // criuengine/criuengine.cpp restore()).
 func (v *vm) execCRIURestore(dir string) int {
@@ -40,6 +40,7 @@ func (v *vm) restoreArgv(criu, dir string) []string {
 	if v.build.legacy {
 		helper := filepath.Join(v.home, "lib", "criuengine")
 		argv := []string{criu, "restore", "-W", ".", "--shell-job", "--action-script", helper, "-D", dir, "-v1"}
+		argv = append(argv, v.criuOpts()...)
 		return append(argv, "--exec-cmd", "--", helper, "restorewait")
 	}
 	// ../lib/criuhelper relative to the engine (also in a static build).
@@ -55,6 +56,7 @@ func (v *vm) restoreArgv(criu, dir string) []string {
 			argv = append(argv, "--inherit-fd", fmt.Sprintf("fd[%d]:/memfd:%s", i, name))
 		}
 	}
+	argv = append(argv, v.criuOpts()...)
 	if extra := v.opts.engineOptions["args"]; extra != "" {
 		argv = append(argv, strings.Fields(extra)...)
 	}

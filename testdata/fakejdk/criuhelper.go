@@ -17,7 +17,8 @@ import (
 // runs it as the restore's action script (CRTOOLS_SCRIPT_ACTION set) and,
 // through --exec-cmd, as `criuhelper restorewait` in place of CRIU once the
 // restore is done (openjdk/crac src/java.base/unix/native/criuengine/
-// criuengine.cpp main(), and the current criuhelper that took over that
+// criuengine.cpp main(), and the current src/java.base/linux/native/
+// libcriuengine/criuhelper.c that took over that
 // part).
 func runCRIUHelper(args []string) int {
 	if len(args) > 0 && args[0] == "restorewait" {
@@ -51,7 +52,7 @@ func init() {
 }
 
 // postResume kicks the restored JVM (CRTOOLS_INIT_PID) with RESTORE_SIGNAL
-// (criuengine.cpp post_resume, kickjvm).
+// (criuhelper.c post_resume, kickjvm; the executable criuengine.cpp alike).
 func postResume() int {
 	pid, err := strconv.Atoi(os.Getenv("CRTOOLS_INIT_PID"))
 	if err != nil {
@@ -68,7 +69,7 @@ func postResume() int {
 // restoreWaitHelper is restorewait: forward signals 1-31 but KILL and STOP
 // to the restored JVM (CRTOOLS_INIT_PID, its child: CRIU forked it before
 // exec'ing this), wait for it, and leave with its exit status or re-raise
-// the signal that killed it (criuengine.cpp restorewait).
+// the signal that killed it (criuhelper.c restorewait).
 func restoreWaitHelper() int {
 	pid, err := strconv.Atoi(os.Getenv("CRTOOLS_INIT_PID"))
 	if err != nil {
@@ -108,7 +109,7 @@ func restoreWaitHelper() int {
 // unblockAll clears the calling thread's signal mask: CRIU runs the
 // --exec-cmd with signals blocked (measured with criu 4.2.1: without this no
 // signal reached the double's restorewait), and restorewait unblocks them
-// all (criuengine.cpp restorewait: sigprocmask(SIG_UNBLOCK, allset)).
+// all (criuhelper.c restorewait: sigprocmask(SIG_UNBLOCK, allset)).
 func unblockAll() {
 	var none unix.Sigset_t
 	unix.PthreadSigmask(unix.SIG_SETMASK, &none, nil)

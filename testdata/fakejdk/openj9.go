@@ -283,7 +283,7 @@ func (v *vm) j9Checkpoint(d j9Dump) {
 	}
 	v.attachAPI().stop()
 	defer func() { v.setAttachAPI(startJ9Attach(v)) }()
-	if err := v.writeImageMeta(d.imageDir, "openj9"); err != nil {
+	if err := v.writeImageMeta(d.imageDir); err != nil {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.io.IOException: %v\n", err)
 		return
 	}
