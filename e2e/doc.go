@@ -5,7 +5,9 @@
 // reason.
 //
 // The podman tests (-run Podman) build examples/build-step, whose RUN step is the checkpoint
-// run, and restore the image that comes out; the registry test (-run Registry) pushes it to a
+// run, and restore the image that comes out, both with the measured sets (CHECKPOINT_RESTORE,
+// SYS_PTRACE only under Yama's ptrace_scope 1 or 2, seccomp unconfined for the checkpoint step
+// only); the registry test (-run Registry) pushes it to a
 // docker-registry on the loopback address, checks the layers, pulls it back and restores it.
 // TestPodmanCheckpointRestoreLeastPrivilege runs the Docker flow with examples/criu in podman,
 // with podman's default capabilities plus only the measured ones (CHECKPOINT_RESTORE, which

@@ -31,20 +31,20 @@ const buildWarmups = 500
 // Builds and runs alike get limits below the hard ones.
 var podmanLimits = []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"}
 
-// buildCaps are the checkpoint step's privileges, as the Docker test measured them for the
-// checkpoint container: the checkpoint capability, SYS_PTRACE, and no seccomp filter (CRIU
-// must suspend the JVM's filter, which the kernel refuses to a tracer under seccomp). The
-// checkpoint capability is SYS_ADMIN here: `criu dump` run privileged probes the kernel by
-// creating a network namespace ("Unable create a network namespace: Operation not permitted"
-// with CHECKPOINT_RESTORE alone, measured with podman and CRIU 4.2.1; checkpoint-restore/criu
-// criu/kerndat.c root_only_init, skipped under --unprivileged, which then needs only
-// CHECKPOINT_RESTORE and SYS_PTRACE, measured too).
-var buildCaps = []string{"--cap-add=SYS_ADMIN", "--cap-add=SYS_PTRACE", "--security-opt", "seccomp=unconfined"}
+// buildCaps are the checkpoint step's privileges, the criu engine's measured checkpoint set
+// (README.md, "Least privilege"): the runtime's default capabilities plus CHECKPOINT_RESTORE,
+// SYS_PTRACE only where Yama's ptrace_scope asks for it (lpCaps), and no seccomp filter (CRIU
+// must suspend the JVM's filter, which the kernel refuses to a tracer under seccomp). Without
+// SYS_ADMIN stasis runs `criu dump --unprivileged`, which skips the kernel probes that create a
+// network namespace (checkpoint-restore/criu criu/kerndat.c, root_only_init).
+func buildCaps() []string {
+	return append(lpCaps(), "--security-opt", "seccomp=unconfined")
+}
 
-// restoreCaps are the restore's: the same capabilities, since CRIU gives the JVM back those it
-// had at the checkpoint and fails ("Unable to restore capabilities") where one is missing;
-// the runtime's default seccomp profile.
-var restoreCaps = []string{"--cap-add=SYS_ADMIN", "--cap-add=SYS_PTRACE"}
+// restoreCaps are the restore's: the capabilities the checkpoint step gave the JVM (CRIU gives
+// them back and fails, "Unable to restore capabilities", where one is missing), with the
+// runtime's default seccomp profile.
+func restoreCaps() []string { return lpCaps() }
 
 // podmanFixture is what the podman and registry tests share: the base image in podman's
 // store, the runtime flag that works here, and the image built with the checkpoint inside.
@@ -69,6 +69,13 @@ func removePodmanImages() {
 	}
 	if podmanShared.dir != "" {
 		os.RemoveAll(podmanShared.dir)
+	}
+	// The least-privilege fixture's, also when its test failed before its own cleanup was set.
+	if lpShared.image != "" {
+		exec.Command("podman", "rmi", "-f", lpShared.image).Run()
+	}
+	if lpShared.dir != "" {
+		os.RemoveAll(lpShared.dir)
 	}
 }
 
@@ -136,7 +143,7 @@ func (f *podmanFixture) build() error {
 func (f *podmanFixture) buildImage(image string, extra ...string) (string, error) {
 	args := append([]string{"build", "--no-cache", "--format", "docker"}, f.runtime...)
 	args = append(args, podmanLimits...)
-	args = append(args, buildCaps...)
+	args = append(args, buildCaps()...)
 	args = append(args, extra...)
 	args = append(args, "--build-arg", "BASE="+f.base, "-t", image,
 		"-f", filepath.Join(f.context, "build-step", "Dockerfile"), f.context)
@@ -214,7 +221,7 @@ func restoreRun(t *testing.T, f *podmanFixture, image string, extra ...string) {
 	name := fmt.Sprintf("%s-%s", prefix, strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"))
 	port := freePort(t)
 	args := append(append([]string{"run", "-d", "--name", name}, f.runtime...), podmanLimits...)
-	args = append(args, restoreCaps...)
+	args = append(args, restoreCaps()...)
 	args = append(args, extra...)
 	args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), image)
 	t.Cleanup(func() { exec.Command("podman", "rm", "-f", name).Run() })

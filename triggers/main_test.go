@@ -19,7 +19,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "http-server" {
 		os.Exit(serveHelper())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if classDir != "" {
+		os.RemoveAll(classDir) // compiled once for the JVM tests
+	}
+	os.Exit(code)
 }
 
 func serveHelper() int {

@@ -175,7 +175,8 @@ func runCmd(ctx context.Context, argv []string, run Runner, log *slog.Logger) (i
 }
 
 // ParseURLs parses STASIS_WARMUP_URL: one or more http or https URLs,
-// separated by commas or spaces. An empty string means none.
+// separated by commas or spaces. An empty string means none. An error quotes
+// the URL at fault; the caller names the setting.
 func ParseURLs(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -184,13 +185,13 @@ func ParseURLs(s string) ([]string, error) {
 		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
 	})
 	if len(fields) == 0 {
-		return nil, fmt.Errorf("STASIS_WARMUP_URL: %q: no URL", s)
+		return nil, fmt.Errorf("%q: no URL", s)
 	}
 	urls := make([]string, 0, len(fields))
 	for _, f := range fields {
 		u, err := healthcheck.ParseHTTPURL(f)
 		if err != nil {
-			return nil, fmt.Errorf("STASIS_WARMUP_URL: %w", err)
+			return nil, err
 		}
 		urls = append(urls, u.String())
 	}

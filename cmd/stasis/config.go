@@ -21,8 +21,8 @@ import (
 type settings struct {
 	Mode                 string `env:"STASIS_MODE" envDefault:"auto" flag:"mode" help:"auto, checkpoint, restore or run"`
 	Engine               string `env:"STASIS_ENGINE" envDefault:"auto" flag:"engine" help:"auto, crac, warp, openj9 or criu"`
-	ImageDir             string `env:"STASIS_IMAGE_DIR" envDefault:"/checkpoint" flag:"image-dir" help:"where the image and its manifest live (a restore only reads it)"`
-	CheckpointOn         string `env:"STASIS_CHECKPOINT_ON" flag:"checkpoint-on" help:"when to checkpoint: http://H:P/PATH, tcp://H:P, log:REGEX, file:PATH, delay:DURATION, manual, app; comma-separated, all must hold"`
+	ImageDir             string `env:"STASIS_IMAGE_DIR" envDefault:"/checkpoint" flag:"image-dir" help:"where the image, its manifest and its dump log live; a restore only reads it (it may be read-only, and shared by any number of restores)"`
+	CheckpointOn         string `env:"STASIS_CHECKPOINT_ON" flag:"checkpoint-on" help:"when to checkpoint: http://H:P/PATH or https://H:P/PATH, tcp://H:P, log:REGEX, file:PATH, delay:DURATION, manual, app; comma-separated, all must hold"`
 	CheckpointTimeout    string `env:"STASIS_CHECKPOINT_TIMEOUT" envDefault:"5m" flag:"checkpoint-timeout" help:"give up waiting for readiness or for the dump"`
 	CheckpointDelay      string `env:"STASIS_CHECKPOINT_DELAY" envDefault:"0s" flag:"checkpoint-delay" help:"settle time after warm-up, before the checkpoint"`
 	ProbeInsecure        string `env:"STASIS_PROBE_INSECURE" envDefault:"false" flag:"probe-insecure" help:"https probes and warm-up URLs on the loopback interface skip certificate verification (self-signed certificates)"`
@@ -45,7 +45,7 @@ type settings struct {
 	HealthTimeout        string `env:"STASIS_HEALTH_TIMEOUT" envDefault:"2s" flag:"health-timeout" help:"'stasis healthcheck' answers within this"`
 	StopTimeout          string `env:"STASIS_STOP_TIMEOUT" envDefault:"10s" flag:"stop-timeout" help:"SIGKILL this long after a forwarded SIGTERM or SIGINT"`
 	StopSignal           string `env:"STASIS_STOP_SIGNAL" envDefault:"SIGTERM" flag:"stop-signal" help:"what a received SIGTERM is forwarded as, and what leftover processes get first"`
-	StateDir             string `env:"STASIS_STATE_DIR" envDefault:"/run/stasis" flag:"state-dir" help:"control socket and what a restore writes (must be writable)"`
+	StateDir             string `env:"STASIS_STATE_DIR" envDefault:"/run/stasis" flag:"state-dir" help:"control socket, and everything a restore writes (CRIU's log and work files, the pidfile); must be writable (Kubernetes: an emptyDir)"`
 	LogFormat            string `env:"STASIS_LOG_FORMAT" envDefault:"text" flag:"log-format" help:"text or json"`
 	LogLevel             string `env:"STASIS_LOG_LEVEL" envDefault:"info" flag:"log-level" help:"debug, info, warn or error"`
 }

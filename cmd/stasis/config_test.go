@@ -65,6 +65,8 @@ var badSettings = []struct {
 	{"STASIS_WARMUP_MIN_SUCCESS", "most", nil},
 	{"STASIS_WARMUP_MIN_SUCCESS", "NaN", nil},
 	{"STASIS_WARMUP_CMD", `wrk "unterminated`, nil},
+	{"STASIS_WARMUP_URL", "http://[::1", nil},
+	{"STASIS_WARMUP_URL", "ftp://127.0.0.1/x", nil},
 	{"STASIS_IMAGE_DIR", "relative/dir", nil},
 	{"STASIS_STOP_SIGNAL", "SIGNOPE", nil},
 	{"STASIS_PROBE_INTERVAL", "0s", nil},
@@ -106,6 +108,9 @@ func TestBadSettingsExit2AndStartNothing(t *testing.T) {
 			}
 			if !strings.Contains(msg, name) || !strings.Contains(msg, strings.Trim(strconv.Quote(bad.val), `"`)) {
 				t.Fatalf("message %q does not name %s and %q", msg, bad.env, bad.val)
+			}
+			if name != "flag" && strings.Count(msg, name) != 1 {
+				t.Errorf("message %q names %s more than once", msg, name)
 			}
 		})
 	}

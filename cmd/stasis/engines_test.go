@@ -81,7 +81,9 @@ func (f *fakeService) cleanTmp() {
 	for run := 0; run <= f.runs; run++ {
 		base := f.minPID + 1000*run
 		for p := base; p < base+30; p++ {
-			os.RemoveAll(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d", p))
+			// OpenJ9's common directory is in $TMPDIR when that is set (the double
+			// follows IPC.getTmpDir), and the JVM has the test's environment.
+			os.RemoveAll(filepath.Join(os.TempDir(), ".com_ibm_tools_attach", strconv.Itoa(p)))
 			os.Remove(fmt.Sprintf("/tmp/.java_pid%d", p))
 		}
 	}
@@ -720,6 +722,11 @@ func TestJCmdOpenJ9(t *testing.T) {
 	home := fakejdktest.Layout(t, fakejdktest.OpenJ9)
 	port := freePort(t)
 	jvm := exec.Command(filepath.Join(home, "bin", "java"), "-XX:+EnableCRIUSupport", "-Dfake.port="+strconv.Itoa(port), "Main")
+	// A temporary directory of its own: OpenJ9 advertises itself in $TMPDIR's
+	// .com_ibm_tools_attach (IPC.getTmpDir), which stasis jcmd reads from the
+	// JVM's environment; nothing is left in the shared /tmp.
+	tmp := t.TempDir()
+	jvm.Env = append(os.Environ(), "TMPDIR="+tmp)
 	if err := jvm.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -727,11 +734,10 @@ func TestJCmdOpenJ9(t *testing.T) {
 	t.Cleanup(func() {
 		jvm.Process.Kill()
 		jvm.Wait()
-		os.RemoveAll("/tmp/.com_ibm_tools_attach/" + pid)
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, err := os.Stat("/tmp/.com_ibm_tools_attach/" + pid + "/attachInfo"); err == nil {
+		if _, err := os.Stat(filepath.Join(tmp, ".com_ibm_tools_attach", pid, "attachInfo")); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

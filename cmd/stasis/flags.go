@@ -101,8 +101,9 @@ Settings (environment variable, or the flag; a flag wins):
 	}
 	tw.Flush()
 	fmt.Fprint(w, `
-Exit codes: the command's own status (128+N when killed by signal N); 2 bad configuration;
-3 checkpoint failed; 4 restore failed and STASIS_ON_RESTORE_FAILURE=fail; 126 command not
-executable; 127 command not found.
+Exit codes: the command's own status (128+N when killed by signal N; 143 or 130 when SIGTERM or
+SIGINT came during a restore, before it ran); 0 a checkpoint run that succeeded; 2 bad
+configuration; 3 checkpoint failed; 4 restore failed and STASIS_ON_RESTORE_FAILURE=fail;
+126 command not executable; 127 command not found.
 `)
 }

@@ -37,6 +37,20 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if javaClasses != "" {
+		os.RemoveAll(javaClasses)
+	}
+	// The real JVMs of these tests run with the default STASIS_MIN_PID (1000)
+	// in namespaces of their own, and their attach files land in the shared /tmp.
+	removeStaleAttachFiles(1000, 1200)
+	// JVMs started by these tests have this directory as their working
+	// directory, where an attach client killed mid-handshake leaves its
+	// trigger; every JVM of this binary is gone by now.
+	if left, _ := filepath.Glob(".attach_pid*"); len(left) > 0 {
+		for _, f := range left {
+			os.Remove(f)
+		}
+	}
 	os.Exit(code)
 }
 

@@ -80,3 +80,32 @@ func TestEmptyCommandName(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+// A subcommand's bad flag is one line naming it, exit 2, as the init's
+// flags are (the flag package printed its whole usage, 60 lines); -h still
+// prints the usage, on stdout, exit 0.
+func TestSubcommandBadFlagIsOneLine(t *testing.T) {
+	state := t.TempDir()
+	for _, args := range [][]string{
+		{"status", "--bad"},
+		{"status", "--json=maybe"},
+		{"healthcheck", "--no-such"},
+		{"checkpoint", "--no-such"},
+		{"inspect", "--no-such"},
+		{"doctor", "--json=3"},
+	} {
+		cmd := exec.Command(stasisBin, args...)
+		cmd.Env = append(os.Environ(), "STASIS_STATE_DIR="+state)
+		code, out := runOutput(t, cmd)
+		msg := strings.TrimRight(out, "\n")
+		if code != 2 || strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "stasis "+args[0]+": ") || !strings.Contains(msg, strings.SplitN(strings.TrimLeft(args[1], "-"), "=", 2)[0]) {
+			t.Errorf("stasis %s: exit %d, want 2 and one line naming the flag:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	cmd := exec.Command(stasisBin, "status", "-h")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "-json") {
+		t.Errorf("stasis status -h: %v, want the usage on stdout:\n%s", err, stdout.String())
+	}
+}

@@ -231,7 +231,12 @@ func TestJVMRestoresShareOneImageDirectory(t *testing.T) {
 		t.Skip("needs ip(8) from iproute2 to bring up lo in each restore's network namespace")
 	}
 	s := newService(t, 5)
-	ck := s.start(t, "--warmup-url="+s.url("/count"), "--warmup-requests=50")
+	// No GC through the attach API before the dump: the JVM would then hold
+	// its attach socket, which every restore binds again at the same path in
+	// /tmp, and these restores share the test's /tmp, where replicas have one
+	// each ("Can't bind ... /tmp/.java_pid1002.tmp: Address already in use"
+	// when two restores race for it).
+	ck := s.start(t, "--warmup-url="+s.url("/count"), "--warmup-requests=50", "--gc-before-checkpoint=false")
 	if code := ck.wait(t, 3*time.Minute); code != 0 {
 		t.Fatalf("checkpoint run exit %d\nstderr: %s", code, ck.stderr.String())
 	}

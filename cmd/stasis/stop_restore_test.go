@@ -237,7 +237,10 @@ func blockedStop(t *testing.T, env []string, ready func() bool, args ...string) 
 	r.hostPID = r.findStasis(t)
 	t.Cleanup(func() { _ = syscall.Kill(r.hostPID, syscall.SIGKILL); _ = cmd.Process.Kill() })
 	deadline := time.Now().Add(time.Minute)
-	for !ready() && time.Now().Before(deadline) {
+	for !ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("never ready: the stop would not be tested where it should be")
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)

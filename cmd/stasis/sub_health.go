@@ -33,7 +33,10 @@ func subConfigLenient(name string, args []string, environ map[string]string, std
 		return Config{}, nil, 2
 	}
 	fs := flag.NewFlagSet("stasis "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A bad flag is one line (below), not the flag package's usage dump;
+	// -h prints the usage on stdout.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	for _, f := range s.fields() {
 		fs.StringVar(f.ptr, f.Flag, *f.ptr, f.Help)
 	}
@@ -46,8 +49,12 @@ func subConfigLenient(name string, args []string, environ map[string]string, std
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "Usage of stasis %s:\n", name)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return Config{}, nil, 0
 		}
+		fmt.Fprintf(stderr, "stasis %s: %s\n", name, flagProblem(err))
 		return Config{}, nil, 2
 	}
 	cfg, err := validate(s, []string{"-"})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func startJVM(t *testing.T, home string, env []string, args ...string) (*exec.Cm
 		cmd.Process.Kill()
 		cmd.Wait()
 		os.Remove(fmt.Sprintf("/tmp/.java_pid%d", cmd.Process.Pid))
-		os.RemoveAll(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d", cmd.Process.Pid))
+		os.RemoveAll(filepath.Join(os.TempDir(), ".com_ibm_tools_attach", strconv.Itoa(cmd.Process.Pid)))
 	})
 	waitFor(t, "Started fake app", 10*time.Second, func() bool { return strings.Contains(out.String(), "Started fake app") })
 	return cmd, out, errb

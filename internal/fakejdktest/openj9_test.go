@@ -28,7 +28,9 @@ func TestOpenJ9SelfCheckpoint(t *testing.T) {
 		t.Fatalf("count = %q", got)
 	}
 	nspid := get(t, port, "/pid")
-	attachDir := "/tmp/.com_ibm_tools_attach/" + nspid
+	// $TMPDIR when it is set (the double follows OpenJ9's IPC.getTmpDir), and
+	// the JVM has the test's environment.
+	attachDir := filepath.Join(os.TempDir(), ".com_ibm_tools_attach", nspid)
 	t.Cleanup(func() { os.RemoveAll(attachDir) })
 	if _, err := os.Stat(attachDir); err != nil {
 		t.Errorf("OpenJ9 attach directory: %v", err)

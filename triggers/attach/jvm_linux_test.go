@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,7 @@ func startReady(tb testing.TB, cmd *exec.Cmd) *jvm {
 	tb.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
+		removeStaleSocket(fmt.Sprintf("/tmp/.java_pid%d", cmd.Process.Pid))
 	})
 	ready := make(chan error, 1)
 	go func() {
@@ -138,6 +140,21 @@ func startJVM(tb testing.TB, opts ...string) *jvm {
 	cmd := exec.Command("java", args...)
 	cmd.Dir = tb.TempDir()
 	return startReady(tb, cmd)
+}
+
+// removeStaleSocket removes the attach socket a JVM killed by SIGKILL leaves in
+// the shared /tmp (HotSpot removes it only at a normal exit). A socket that
+// still accepts belongs to a live JVM, one in another PID namespace with this
+// PID, and stays.
+func removeStaleSocket(path string) {
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		c.Close()
+		return
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		os.Remove(path)
+	}
 }
 
 // tailWriter keeps a process's stderr for failure messages.

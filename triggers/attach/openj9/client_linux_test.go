@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +21,19 @@ import (
 // startDouble runs the OpenJ9 flavour of testdata/fakejdk (a model of
 // OpenJ9's attach target written from its sources) with extra flags and
 // environment, and waits for its advertisement.
+// commonDir is where the double advertises itself: OpenJ9's common directory
+// in $TMPDIR when that is set and exists, else /tmp (IPC.getTmpDir), and the
+// double has the test's environment.
+func commonDir() string {
+	tmp := "/tmp"
+	if d := os.Getenv("TMPDIR"); d != "" {
+		if _, err := os.Stat(d); err == nil {
+			tmp = d
+		}
+	}
+	return filepath.Join(tmp, ".com_ibm_tools_attach")
+}
+
 func startDouble(t *testing.T, env []string, flags ...string) int {
 	t.Helper()
 	home := fakejdktest.Layout(t, fakejdktest.OpenJ9)
@@ -42,7 +54,7 @@ func startDouble(t *testing.T, env []string, flags ...string) int {
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		os.RemoveAll("/tmp/.com_ibm_tools_attach/" + strconv.Itoa(pid))
+		os.RemoveAll(filepath.Join(commonDir(), strconv.Itoa(pid)))
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for !IsOpenJ9(pid) {
@@ -75,7 +87,7 @@ func TestJCmdAgainstDouble(t *testing.T) {
 			t.Errorf("%s: err = %v", cmd, err)
 		}
 	}
-	if _, err := os.Stat(fmt.Sprintf("/tmp/.com_ibm_tools_attach/%d/replyInfo", pid)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(commonDir(), strconv.Itoa(pid), "replyInfo")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("replyInfo left behind: %v", err)
 	}
 	// A second attach works the same way (the target's wait loop goes on).
