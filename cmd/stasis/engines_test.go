@@ -800,12 +800,20 @@ func TestEnginesCRaCEngineOptionsAtRestore(t *testing.T) {
 // which JDK it needs, not a comparison of its name).
 func TestEngineNamedForAnotherJDK(t *testing.T) {
 	home := fakejdktest.Layout(t, fakejdktest.HotSpot)
-	for _, name := range []string{"crac", "warp"} {
+	// A criu is found (never run), so that openj9, which restores with
+	// stasis's criu, is refused for its JDK and not for want of a criu.
+	criu := filepath.Join(t.TempDir(), "criu")
+	if err := os.WriteFile(criu, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, want string }{{"crac", "not a crac JDK"}, {"warp", "not a crac JDK"}, {"openj9", "not an openj9 JDK"}} {
+		name := tc.name
 		dir := filepath.Join(t.TempDir(), "image")
 		cmd := exec.Command(stasisBin, "--mode=checkpoint", "--engine="+name, "--image-dir="+dir, "--checkpoint-on=manual",
 			"--", filepath.Join(home, "bin", "java"), "-version")
+		cmd.Env = append(os.Environ(), "STASIS_CRIU="+criu)
 		code, out := runOutput(t, cmd)
-		if code != 2 || !strings.Contains(out, "STASIS_ENGINE") || !strings.Contains(out, "not a crac JDK") {
+		if code != 2 || !strings.Contains(out, "STASIS_ENGINE") || !strings.Contains(out, tc.want) {
 			t.Errorf("STASIS_ENGINE=%s on a HotSpot JDK: exit %d: %s", name, code, out)
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {

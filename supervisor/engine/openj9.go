@@ -49,7 +49,11 @@ func (*OpenJ9) Facts() Facts {
 	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
 		// SETPCAP at restore, as examples/semeru has it from Open Liberty's
 		// instructions (OpenLiberty/ci.docker); not measured: no Semeru here.
-		ExtraCaps: []int{CapSetpcap}, DumpCaps: OpenJ9DumpCaps, LibCRIU: true}
+		ExtraCaps: []int{CapSetpcap}, DumpCaps: OpenJ9DumpCaps, LibCRIU: true,
+		// Its flags (-XX:+EnableCRIUSupport, -XX:CRaCCheckpointTo) are
+		// OpenJ9's: a HotSpot JDK refuses the first and takes the second
+		// for CRaC's.
+		JDK: "openj9"}
 }
 
 // OpenJ9UnprivilegedProperty is the system property that runs OpenJ9's
