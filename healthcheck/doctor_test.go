@@ -190,30 +190,6 @@ func TestGatherReadsThisMachine(t *testing.T) {
 	}
 }
 
-func TestParseProcStatus(t *testing.T) {
-	ps, err := parseProcStatus([]byte("Name:\tx\nCapEff:\t000001fffeffffff\nSeccomp:\t2\n"))
-	if err != nil || ps.CapEff != 0x1fffeffffff || ps.Seccomp != 2 {
-		t.Fatalf("%+v %v", ps, err)
-	}
-	for _, bad := range []string{"", "CapEff:\tzz\n", "Seccomp:\t7\nCapEff:\t0\n"} {
-		if _, err := parseProcStatus([]byte(bad)); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}
-
-func FuzzParseProcStatus(f *testing.F) {
-	f.Add([]byte("CapEff:\t000001fffeffffff\nSeccomp:\t0\n"))
-	f.Add([]byte("Seccomp:\t2\n"))
-	f.Add([]byte("CapEff: ffffffffffffffffff\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ps, err := parseProcStatus(b)
-		if err == nil && (ps.Seccomp < -1 || ps.Seccomp > 2) {
-			t.Fatalf("seccomp %d accepted", ps.Seccomp)
-		}
-	})
-}
-
 func TestReadJDK(t *testing.T) {
 	home := t.TempDir()
 	os.WriteFile(filepath.Join(home, "release"), []byte("IMPLEMENTOR=\"Azul Systems, Inc.\"\nJAVA_VERSION=\"21.0.5\"\nJAVA_RUNTIME_VERSION=\"21.0.5+11-LTS\"\n"), 0o644)

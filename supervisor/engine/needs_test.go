@@ -120,17 +120,6 @@ func TestCapNamesRoundTrip(t *testing.T) {
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	st := "Name:\tjava\nCapPrm:\t000001ffffffffff\nCapEff:\t00000000a80425fb\nSeccomp:\t2\n"
-	caps, sc, err := ParseStatus([]byte(st), "CapEff")
-	if err != nil || caps != 0xa80425fb || sc != 2 {
-		t.Fatalf("%x %d %v", caps, sc, err)
-	}
-	if _, _, err := ParseStatus([]byte("Name:\tx\n"), "CapPrm"); err == nil {
-		t.Fatal("no CapPrm line must be an error")
-	}
-}
-
 func TestPodSecurity(t *testing.T) {
 	f := root()
 	f.PtraceScope = 1
