@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,10 +17,6 @@ import (
 // least privilege: podman's defaults plus CHECKPOINT_RESTORE, which podman knows and Docker
 // 20.10 does not; SYS_PTRACE only where Yama asks for it; seccomp unconfined for the
 // checkpoint only.
-
-// lpLimits: podman's default nofile and nproc limits are above this machine's hard limits,
-// which nothing here may raise (no CAP_SYS_RESOURCE).
-var lpLimits = []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"}
 
 // lpCaps are the capabilities both containers add to podman's defaults.
 func lpCaps() []string {
@@ -37,9 +30,7 @@ func lpCaps() []string {
 }
 
 type lpFixture struct {
-	once    sync.Once
-	skip    string
-	err     error
+	prepared
 	dir     string
 	runtime []string // --runtime runc where podman's default runtime runs no container
 	image   string
@@ -49,38 +40,14 @@ var lpShared lpFixture
 
 func lpSetup(t testing.TB) *lpFixture {
 	t.Helper()
-	lpShared.once.Do(lpShared.prepare)
-	if lpShared.skip != "" {
-		t.Skip(lpShared.skip)
-	}
-	if lpShared.err != nil {
-		t.Fatal(lpShared.err)
-	}
+	lpShared.ready(t, lpShared.prepare)
 	return &lpShared
 }
 
 func (f *lpFixture) prepare() {
-	switch {
-	case !onPath("podman"):
-		f.skip = "no podman command on PATH (scripts/install-deps installs it)"
-	case os.Geteuid() != 0:
-		f.skip = "the podman test runs rootful podman (root needed)"
-	case !onPath("docker"):
-		f.skip = "scripts/podman-base copies the base image from Docker, and there is no docker command"
+	if f.skip = podmanSkip(); f.skip == "" {
+		f.err = f.build()
 	}
-	if f.skip != "" {
-		return
-	}
-	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		f.skip = fmt.Sprintf("scripts/podman-base copies the base image from Docker, and no Docker engine answers (%v: %s)", err, firstLine(out))
-		return
-	}
-	f.err = f.build()
-}
-
-func onPath(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
 }
 
 func (f *lpFixture) build() error {
@@ -92,59 +59,23 @@ func (f *lpFixture) build() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "podman-base"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	base, err := podmanBase()
 	if err != nil {
-		return fmt.Errorf("scripts/podman-base: %w: %s", err, stderr.Bytes())
+		return err
 	}
-	fields := strings.Fields(string(out))
-	if len(fields) == 0 {
-		return errors.New("scripts/podman-base printed no image name")
-	}
-	base := fields[len(fields)-1]
-	if f.runtime, err = lpRuntime(base); err != nil {
+	if f.runtime, err = podmanRuntime(base); err != nil {
 		f.skip = err.Error()
 		return nil
 	}
-	ctx := filepath.Join(f.dir, "context")
-	for _, cp := range [][]string{{"cp", "-r", filepath.Join(repoRoot(), "examples"), ctx}, {"cp", stasis, filepath.Join(ctx, "stasis")}} {
-		if b, err := exec.Command(cp[0], cp[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %w: %s", strings.Join(cp, " "), err, b)
-		}
+	ctx, err := buildContext(f.dir, stasis)
+	if err != nil {
+		return err
 	}
 	f.image = "localhost/" + prefix + "-lp-criu"
-	args := append(append([]string{"build", "-q"}, f.runtime...), lpLimits...)
-	_, err = lpPodman(append(args, "--build-arg", "BASE="+base, "-t", f.image,
+	args := append(append([]string{"build", "-q"}, f.runtime...), podmanLimits...)
+	_, err = podman(append(args, "--build-arg", "BASE="+base, "-t", f.image,
 		"-f", filepath.Join(ctx, "criu", "Dockerfile"), ctx)...)
 	return err
-}
-
-// lpRuntime finds an OCI runtime that runs a container here: on a hybrid cgroup layout crun
-// refuses every container ("cgroups in hybrid mode not supported") and runc runs them.
-func lpRuntime(base string) ([]string, error) {
-	var why []string
-	for _, rt := range [][]string{nil, {"--runtime", "runc"}} {
-		args := append(append([]string{"run", "--rm"}, rt...), lpLimits...)
-		out, err := lpPodman(append(args, base, "/bin/true")...)
-		if err == nil {
-			return rt, nil
-		}
-		why = append(why, fmt.Sprintf("%v%s", err, out))
-	}
-	return nil, fmt.Errorf("podman runs no container here: %s", strings.Join(why, "; "))
-}
-
-// lpPodman runs podman and returns its stdout and stderr together; the error carries their end.
-func lpPodman(args ...string) (string, error) {
-	cmd := exec.Command("podman", args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("podman %s: %w: %s", strings.Join(args, " "), err, tail(out.String(), 30))
-	}
-	return out.String(), nil
 }
 
 // lpRun runs a container named after the test and suffix; t.Cleanup removes it.
@@ -152,8 +83,8 @@ func lpRun(t *testing.T, f *lpFixture, suffix string, args ...string) string {
 	t.Helper()
 	name := fmt.Sprintf("%s-lp-%s", prefix, suffix)
 	t.Cleanup(func() { exec.Command("podman", "rm", "-f", name).Run() })
-	full := append(append(append([]string{"run", "-d", "--name", name}, f.runtime...), lpLimits...), args...)
-	if _, err := lpPodman(full...); err != nil {
+	full := append(append(append([]string{"run", "-d", "--name", name}, f.runtime...), podmanLimits...), args...)
+	if _, err := podman(full...); err != nil {
 		t.Fatal(err)
 	}
 	return name
@@ -193,7 +124,7 @@ func TestPodmanCheckpointRestoreLeastPrivilege(t *testing.T) {
 		t.Fatalf("checkpoint container with %v exited %d, want 0; logs:\n%s", caps, code, lpLogs(ck))
 	}
 	restored := "localhost/" + prefix + "-lp-restored"
-	if _, err := lpPodman("commit", "-q", ck, restored); err != nil {
+	if _, err := podman("commit", "-q", ck, restored); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", restored).Run() })
@@ -209,7 +140,7 @@ func TestPodmanCheckpointRestoreLeastPrivilege(t *testing.T) {
 	if got, err := get(base + "/count"); err != nil || got != strconv.Itoa(warmups+1) {
 		t.Fatalf("restored GET /count = %q, %v; want %d; logs:\n%s", got, err, warmups+1, lpLogs(rs))
 	}
-	if out, err := lpPodman("exec", rs, "/stasis", "healthcheck"); err != nil {
+	if out, err := podman("exec", rs, "/stasis", "healthcheck"); err != nil {
 		t.Errorf("stasis healthcheck in the restored container: %v\n%s", err, out)
 	}
 	logs := lpLogs(rs)
@@ -222,18 +153,18 @@ func TestPodmanCheckpointRestoreLeastPrivilege(t *testing.T) {
 		t.Errorf("the JVM started cold instead of being restored; logs:\n%s", logs)
 	}
 	// The doctor in the restore container agrees: ready with these flags.
-	if out, err := lpPodman("exec", rs, "/stasis", "doctor"); err != nil || !strings.Contains(out, "ready: everything") {
+	if out, err := podman("exec", rs, "/stasis", "doctor"); err != nil || !strings.Contains(out, "ready: everything") {
 		t.Errorf("stasis doctor in the restored container: %v\n%s", err, out)
 	}
-	if _, err := lpPodman("stop", "-t", "20", rs); err != nil {
+	if _, err := podman("stop", "-t", "20", rs); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := lpPodman("inspect", "--format", "{{.State.ExitCode}}", rs); strings.TrimSpace(code) != "143" {
+	if code, _ := podman("inspect", "--format", "{{.State.ExitCode}}", rs); strings.TrimSpace(code) != "143" {
 		t.Errorf("exit code after podman stop = %s, want the JVM's 143; logs:\n%s", strings.TrimSpace(code), lpLogs(rs))
 	}
 
 	t.Run("the doctor and the preflight without CHECKPOINT_RESTORE speak podman", func(t *testing.T) {
-		out, err := lpPodman(append(append(append([]string{"run", "--rm"}, f.runtime...), lpLimits...),
+		out, err := podman(append(append(append([]string{"run", "--rm"}, f.runtime...), podmanLimits...),
 			"--entrypoint", "/stasis", restored, "doctor")...)
 		if err == nil || !strings.Contains(out, "podman run --cap-add=CHECKPOINT_RESTORE") || strings.Contains(out, "docker run") {
 			t.Errorf("doctor without CHECKPOINT_RESTORE: %v, want not ready with a podman fix:\n%s", err, out)

@@ -49,9 +49,7 @@ func restoreCaps() []string { return lpCaps() }
 // podmanFixture is what the podman and registry tests share: the base image in podman's
 // store, the runtime flag that works here, and the image built with the checkpoint inside.
 type podmanFixture struct {
-	once     sync.Once
-	skip     string
-	err      error
+	prepared
 	dir      string
 	runtime  []string // --runtime runc where podman's default runtime cannot run containers
 	base     string
@@ -81,34 +79,51 @@ func removePodmanImages() {
 
 func podmanSetup(t testing.TB) *podmanFixture {
 	t.Helper()
-	podmanShared.once.Do(podmanShared.prepare)
-	if podmanShared.skip != "" {
-		t.Skip(podmanShared.skip)
-	}
-	if podmanShared.err != nil {
-		t.Fatal(podmanShared.err)
-	}
+	podmanShared.ready(t, podmanShared.prepare)
 	return &podmanShared
 }
 
+// prepared is what a fixture shared by tests records of its one preparation.
+type prepared struct {
+	once sync.Once
+	skip string // why the tests cannot run here
+	err  error  // why the preparation failed
+}
+
+// ready prepares the fixture once, then skips or fails t as the preparation said.
+func (x *prepared) ready(t testing.TB, prepare func()) {
+	t.Helper()
+	x.once.Do(prepare)
+	if x.skip != "" {
+		t.Skip(x.skip)
+	}
+	if x.err != nil {
+		t.Fatal(x.err)
+	}
+}
+
 func (f *podmanFixture) prepare() {
+	if f.skip = podmanSkip(); f.skip == "" {
+		f.err = f.build()
+	}
+}
+
+// podmanSkip says why no podman test can run here, or "": they run rootful podman, and
+// scripts/podman-base copies the base image from Docker.
+func podmanSkip() string {
 	if _, err := exec.LookPath("podman"); err != nil {
-		f.skip = "no podman command on PATH (scripts/install-deps installs it)"
-		return
+		return "no podman command on PATH (scripts/install-deps installs it)"
 	}
 	if os.Geteuid() != 0 {
-		f.skip = "the podman tests run rootful podman (root needed)"
-		return
+		return "the podman tests run rootful podman (root needed)"
 	}
 	if _, err := exec.LookPath("docker"); err != nil {
-		f.skip = "scripts/podman-base copies the base image from Docker, and there is no docker command"
-		return
+		return "scripts/podman-base copies the base image from Docker, and there is no docker command"
 	}
 	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		f.skip = fmt.Sprintf("scripts/podman-base copies the base image from Docker, and no Docker engine answers (%v: %s)", err, firstLine(out))
-		return
+		return fmt.Sprintf("scripts/podman-base copies the base image from Docker, and no Docker engine answers (%v: %s)", err, firstLine(out))
 	}
-	f.err = f.build()
+	return ""
 }
 
 func (f *podmanFixture) build() error {

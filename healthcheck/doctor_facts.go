@@ -1,17 +1,15 @@
 package healthcheck
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"stasis/internal/procstatus"
 )
 
 // Facts are what the doctor found out about this environment. Empty
@@ -35,44 +33,6 @@ type Facts struct {
 	CRIUCheckOK      bool
 }
 
-// procStatus is the part of /proc/self/status the doctor reads.
-type procStatus struct {
-	CapEff  uint64
-	Seccomp int
-}
-
-// parseProcStatus reads CapEff (hex) and Seccomp from a /proc/PID/status.
-func parseProcStatus(b []byte) (procStatus, error) {
-	ps := procStatus{Seccomp: -1}
-	found := false
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "CapEff":
-			n, err := strconv.ParseUint(v, 16, 64)
-			if err != nil {
-				return ps, fmt.Errorf("parse CapEff %q: %w", v, err)
-			}
-			ps.CapEff, found = n, true
-		case "Seccomp":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 2 {
-				return ps, fmt.Errorf("parse Seccomp %q", v)
-			}
-			ps.Seccomp = n
-		}
-	}
-	if !found {
-		return ps, errors.New("no CapEff line")
-	}
-	return ps, nil
-}
-
 // Gather finds out the facts about this environment that cfg's checks
 // need. It only reads, except for a temporary file in the image directory
 // and in /dev/shm, removed at once.
@@ -80,16 +40,16 @@ func Gather(ctx context.Context, cfg DoctorConfig) Facts {
 	f := Facts{Seccomp: -1, PtraceScope: -1, FreeBytes: -1}
 	if b, err := os.ReadFile("/proc/self/status"); err != nil {
 		f.CapErr = err.Error()
-	} else if ps, err := parseProcStatus(b); err != nil {
+	} else if caps, seccomp, err := procstatus.Parse(b, "CapEff"); err != nil {
 		f.CapErr = err.Error()
 	} else {
-		f.CapEff, f.Seccomp = ps.CapEff, ps.Seccomp
+		f.CapEff, f.Seccomp = caps, seccomp
 	}
-	f.CapLast = readInt("/proc/sys/kernel/cap_last_cap", 0)
-	f.PtraceScope = readInt("/proc/sys/kernel/yama/ptrace_scope", -1)
+	f.CapLast = procstatus.ReadInt("/proc/sys/kernel/cap_last_cap", 0)
+	f.PtraceScope = procstatus.ReadInt("/proc/sys/kernel/yama/ptrace_scope", -1)
 	_, err := os.Stat("/proc/sys/kernel/ns_last_pid")
 	f.NsLastPID = err == nil
-	f.PIDMax = readInt("/proc/sys/kernel/pid_max", 0)
+	f.PIDMax = procstatus.ReadInt("/proc/sys/kernel/pid_max", 0)
 	f.PID1, f.IsStasisPID1 = pid1()
 	f.ShmWritable = writable("/dev/shm")
 	f.ImageDirWritable = writable(cfg.ImageDir)
@@ -98,18 +58,6 @@ func Gather(ctx context.Context, cfg DoctorConfig) Facts {
 		f.CRIUVersion, f.CRIUCheck, f.CRIUCheckOK = criuFacts(ctx, cfg.CRIU)
 	}
 	return f
-}
-
-func readInt(path string, otherwise int) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return otherwise
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return otherwise
-	}
-	return n
 }
 
 // pid1 says what PID 1 is, and whether it is stasis: this very program (the

@@ -1,15 +1,11 @@
 package healthcheck
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 )
-
-// capNetAdmin is CAP_NET_ADMIN (linux/capability.h).
-const capNetAdmin = 12
 
 // openJ9Facts are what an OpenJ9 checkpoint needs beyond stasis's own
 // criu: OpenJ9 dlopens "libcriu.so" by that name (eclipse-openj9/openj9
@@ -86,13 +82,14 @@ func ldSoConfDirs(dir string) []string {
 
 // openj9 checks what OpenJ9's own dump needs when this start checkpoints
 // with it: criu on PATH and libcriu.so (not STASIS_CRIU, which only the
-// restore uses), NET_ADMIN (CRIU locks the network with it, also in the
-// unprivileged mode OpenJ9 uses for a non-root JVM), and a warning about
+// restore uses), and a warning about
 // TLS: in either checkpoint mode only CRIUSECProvider is available until
 // the restore unless -XX:-CRIUSecProvider is set (eclipse-openj9/openj9
 // runtime/vm/jvminit.c sets J9VM_CRIU_ENABLE_CRIU_SEC_PROVIDER by default
 // when CRIU or CRaC checkpointing is enabled; openj9-docs
-// xxcriusecprovider.md).
+// xxcriusecprovider.md). Its capabilities are the engine's needs, which
+// the privileges list judges (the rules the preflight applies), not a rule
+// of the doctor's own.
 func (d *diagnosis) openj9() {
 	if !d.cfg.EngineFacts.LibCRIU || !d.cfg.Checkpoint {
 		return
@@ -113,12 +110,6 @@ func (d *diagnosis) openj9() {
 	default:
 		d.add("openj9: libcriu.so", false, true, "OpenJ9 loads libcriu.so to checkpoint, and none was found in the library directories",
 			"install CRIU's library (libcriu.so) in the image")
-	}
-	if d.f.CapEff&(1<<capNetAdmin) != 0 {
-		d.add("openj9: capability NET_ADMIN", true, true, "present", "")
-	} else {
-		d.add("openj9: capability NET_ADMIN", false, true, fmt.Sprintf("CAP_NET_ADMIN is not in the effective set (CapEff %016x): OpenJ9's CRIU dump, unprivileged mode included, locks the network with it", d.f.CapEff),
-			"add NET_ADMIN (docker run --cap-add NET_ADMIN; Kubernetes securityContext.capabilities.add: [NET_ADMIN])")
 	}
 	if !hasArg(d.cfg.Command, "-XX:-CRIUSecProvider") {
 		d.warn("openj9: TLS before the checkpoint",

@@ -34,7 +34,7 @@ func preflight(eng engine.Engine, phase engine.Phase, m *image.Manifest, ph *Pha
 		}
 	}
 	facts := engine.ReadHostFacts()
-	n := engine.NeedsOf(eng.Name(), phase, jvmCaps, facts)
+	n := engine.NeedsOf(eng.Name(), phase, jvmCaps, facts, ph.Command)
 	missing := engine.Check(n, facts, ph.Runtime)
 	if n.CRIU && ph.Opt.CRIU == "" {
 		missing = append(missing, engine.Missing{What: "criu", Why: "no criu binary found",

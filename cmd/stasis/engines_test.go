@@ -800,16 +800,75 @@ func TestEnginesCRaCEngineOptionsAtRestore(t *testing.T) {
 // which JDK it needs, not a comparison of its name).
 func TestEngineNamedForAnotherJDK(t *testing.T) {
 	home := fakejdktest.Layout(t, fakejdktest.HotSpot)
-	for _, name := range []string{"crac", "warp"} {
+	// A criu is found (never run), so that openj9, which restores with
+	// stasis's criu, is refused for its JDK and not for want of a criu.
+	criu := filepath.Join(t.TempDir(), "criu")
+	if err := os.WriteFile(criu, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, want string }{{"crac", "not a crac JDK"}, {"warp", "not a crac JDK"}, {"openj9", "not an openj9 JDK"}} {
+		name := tc.name
 		dir := filepath.Join(t.TempDir(), "image")
 		cmd := exec.Command(stasisBin, "--mode=checkpoint", "--engine="+name, "--image-dir="+dir, "--checkpoint-on=manual",
 			"--", filepath.Join(home, "bin", "java"), "-version")
+		cmd.Env = append(os.Environ(), "STASIS_CRIU="+criu)
 		code, out := runOutput(t, cmd)
-		if code != 2 || !strings.Contains(out, "STASIS_ENGINE") || !strings.Contains(out, "not a crac JDK") {
+		if code != 2 || !strings.Contains(out, "STASIS_ENGINE") || !strings.Contains(out, tc.want) {
 			t.Errorf("STASIS_ENGINE=%s on a HotSpot JDK: exit %d: %s", name, code, out)
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("STASIS_ENGINE=%s: the image directory was created (%v)", name, err)
 		}
 	}
+}
+
+// OpenJ9 runs CRIU's dump privileged unless the command sets
+// -Dopenj9.internal.criu.unprivilegedMode=true (testdata/fakejdk follows
+// eclipse-openj9/openj9 InternalCRIUSupport.java). In a container with
+// CHECKPOINT_RESTORE and NET_ADMIN but not SYS_ADMIN, stasis refuses the
+// privileged dump before the JVM starts, naming SYS_ADMIN and the property;
+// with the property, the real CRIU's unprivileged dump succeeds there and
+// the image restores. Before, the preflight let the privileged dump start
+// (it asked for CHECKPOINT_RESTORE and SETPCAP), and CRIU failed late.
+func TestEnginesOpenJ9DumpMode(t *testing.T) {
+	caps := append(leastCaps(), "net_admin")
+	run := func(t *testing.T, f *fakeService) *stasisRun {
+		argv := append(capshKeeping(t, caps...), "--image-dir="+f.dir, "--state-dir="+f.state, "--engine=openj9",
+			"--min-pid="+strconv.Itoa(f.minPID), "--stop-timeout=5s")
+		argv = append(append(append(argv, f.trigger...), "--"), f.command...)
+		return startPID1Cmd(t, []string{"STASIS_CRIU=", "STASIS_IMAGE_DIR=", "PATH=" + f.path, "KUBERNETES_SERVICE_HOST="}, argv...)
+	}
+	t.Run("privileged: refused before the JVM starts", func(t *testing.T) {
+		f := newFakeService(t, "openj9", "openj9")
+		r := run(t, f)
+		code := r.wait(t, time.Minute)
+		errs := r.stderr.String()
+		if code == 0 || !strings.Contains(errs, "capability SYS_ADMIN missing") || !strings.Contains(errs, "unprivilegedMode=true") {
+			t.Fatalf("privileged OpenJ9 dump without SYS_ADMIN: exit %d, want a refusal naming SYS_ADMIN and the property\nstderr: %s", code, errs)
+		}
+		if strings.Contains(r.stdout.String(), "request") || strings.Contains(errs, "launched") {
+			t.Errorf("the JVM started:\nstdout: %s\nstderr: %s", r.stdout.String(), errs)
+		}
+		if _, err := os.Stat(filepath.Join(f.dir, "stasis.json")); err == nil {
+			t.Error("a manifest was written")
+		}
+	})
+	t.Run("unprivileged: CRIU --unprivileged dumps, the image restores", func(t *testing.T) {
+		f := newFakeService(t, "openj9", "openj9")
+		f.command = append(f.command, "-Dopenj9.internal.criu.unprivilegedMode=true")
+		r := run(t, f)
+		count := f.countBeforeSelfCheckpoint(t, r)
+		if code := r.wait(t, 3*time.Minute); code != 0 {
+			log, _ := os.ReadFile(filepath.Join(f.dir, "criu.log"))
+			t.Fatalf("unprivileged OpenJ9 dump with %v: exit %d\nstderr: %s\ncriu.log: %s", caps, code, r.stderr.String(), tailString(string(log), 2000))
+		}
+		if eng, _ := f.manifest(t); eng != "openj9" {
+			t.Fatalf("manifest engine %q", eng)
+		}
+		r = run(t, f)
+		if got := f.get(t, r, f.url("/count"), time.Minute); got != strconv.Itoa(count+1) {
+			t.Fatalf("after restore GET /count = %s, want %d\nstderr: %s", got, count+1, r.stderr.String())
+		}
+		stopWant143(t, r)
+	})
 }

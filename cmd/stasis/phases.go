@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -60,7 +61,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		// Named explicitly: without this, java is launched with the
 		// engine's flags and fails, or a restore fails, after the start.
 		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine,
-			Problem: fmt.Sprintf("the JDK at %s is not a %s JDK (%s); use one, or STASIS_ENGINE=criu or auto", home, f.JDK, engine.FlavourFiles(f.JDK))}
+			Problem: fmt.Sprintf("the JDK at %s is not %s %s JDK (%s); use one, or STASIS_ENGINE=criu or auto", home, article(f.JDK), f.JDK, engine.FlavourFiles(f.JDK))}
 	}
 	if ph.EngineErr == nil {
 		ph.Engine = engine.New(name)
@@ -121,4 +122,12 @@ func becomeSessionLeader(log *slog.Logger) {
 	if _, err := unix.Setsid(); err != nil {
 		log.Debug("setsid", "err", err)
 	}
+}
+
+// article is "an" before a vowel ("an openj9 JDK"), else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

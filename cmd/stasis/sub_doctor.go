@@ -163,13 +163,15 @@ func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[stri
 		if p == engine.PhaseRestore && m != nil {
 			jvmCaps, _ = engine.CapMask(m.JVMCapabilities)
 		}
-		n := engine.NeedsOf(dc.Engine, p, jvmCaps, facts)
+		n := engine.NeedsOf(dc.Engine, p, jvmCaps, facts, dc.Command)
 		if n.None() {
 			continue
 		}
 		notes = append(notes, healthcheck.Finding{Name: "pod security (" + string(p) + ")",
 			Detail: "Kubernetes level " + engine.PodSecurity(n)})
-		if n.CRIU && engine.Unprivileged(p, facts) {
+		// OpenJ9's dump is the JVM's, in the mode its command chooses
+		// (engine.OpenJ9DumpCaps), not stasis's choice.
+		if ef, _ := engine.FactsOf(dc.Engine); n.CRIU && engine.Unprivileged(p, facts) && (p == engine.PhaseRestore || ef.DumpCaps == nil) {
 			notes = append(notes, healthcheck.Finding{Name: "criu mode (" + string(p) + ")",
 				Detail: "--unprivileged: the container lacks what CRIU's privileged mode needs, which this engine does not"})
 		}

@@ -32,9 +32,15 @@ type Facts struct {
 	// java with: an engine named explicitly is refused on a JDK recognised
 	// as another flavour. "" when stasis does not check.
 	JDK string
-	// ExtraCaps are capabilities the engine needs in both phases besides
-	// CRIU's own (needs.go), e.g. OpenJ9's SETPCAP.
+	// ExtraCaps are capabilities the engine needs besides CRIU's own
+	// (needs.go), e.g. OpenJ9's SETPCAP: in both phases, unless DumpCaps
+	// says the checkpoint's.
 	ExtraCaps []int
+	// DumpCaps, when set, are the capabilities the JVM's own CRIU dump
+	// needs for the java command line (OpenJ9 runs CRIU privileged or
+	// unprivileged as its command says), in place of CHECKPOINT_RESTORE and
+	// ExtraCaps; NeedsOf adds SYS_PTRACE under Yama as for every dump.
+	DumpCaps func(command []string) []int
 }
 
 // CRIUUse is who runs CRIU for an engine.

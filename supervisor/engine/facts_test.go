@@ -32,17 +32,21 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	for _, ph := range []Phase{PhaseCheckpoint, PhaseRestore} {
-		if n := NeedsOf("warp", ph, 0, HostFacts{}); len(n.Caps) != 0 || n.CRIU {
+		if n := NeedsOf("warp", ph, 0, HostFacts{}, nil); len(n.Caps) != 0 || n.CRIU {
 			t.Errorf("warp needs %+v, want nothing", n)
 		}
 		// The needs follow the facts, not the name.
 		for _, name := range Names() {
 			f, _ := FactsOf(name)
-			n := NeedsOf(name, ph, 0, HostFacts{})
+			n := NeedsOf(name, ph, 0, HostFacts{}, []string{"java"})
 			if n.CRIU != (f.CRIU == CRIUByStasis) {
 				t.Errorf("%s %s: needs criu %v, facts %v", name, ph, n.CRIU, f.CRIU)
 			}
-			for _, c := range f.ExtraCaps {
+			extra := f.ExtraCaps
+			if ph == PhaseCheckpoint && f.DumpCaps != nil {
+				extra = f.DumpCaps([]string{"java"})
+			}
+			for _, c := range extra {
 				if !slices.Contains(n.Caps, c) {
 					t.Errorf("%s %s: needs %v, lacks its extra cap %s", name, ph, n.Caps, CapName(c))
 				}

@@ -96,8 +96,10 @@ func (n Needs) None() bool {
 // criu/pie/restorer.c, restore_creds: "Unable to restore capabilities",
 // then a BUG and a hang until the restore timeout). Measured: CRIU's
 // unprivileged restore itself needs CHECKPOINT_RESTORE only; a JVM started
-// without SYS_PTRACE restored in a container without it.
-func NeedsOf(engine string, phase Phase, jvmCaps uint64, f HostFacts) Needs {
+// without SYS_PTRACE restored in a container without it. command is the
+// java command line: an engine whose JVM dumps itself in a mode its
+// command chooses (Facts.DumpCaps, OpenJ9) needs what that mode needs.
+func NeedsOf(engine string, phase Phase, jvmCaps uint64, f HostFacts, command []string) Needs {
 	n := Needs{Engine: engine, Phase: phase}
 	ef, ok := FactsOf(engine)
 	if !ok || ef.CRIU == CRIUNone {
@@ -107,6 +109,9 @@ func NeedsOf(engine string, phase Phase, jvmCaps uint64, f HostFacts) Needs {
 	n.CRIU = ef.CRIU == CRIUByStasis // crac's JVM finds its own criu
 	switch phase {
 	case PhaseCheckpoint:
+		if ef.DumpCaps != nil {
+			n.Caps = ef.DumpCaps(command)
+		}
 		if NeedsPtraceCap(f) {
 			n.Caps = append(n.Caps, CapSysPtrace)
 		}
@@ -196,7 +201,7 @@ func Check(n Needs, f HostFacts, runtime string) []Missing {
 		for _, c := range lacking {
 			out = append(out, Missing{What: "capability " + CapName(c),
 				Why: fmt.Sprintf("the %s engine's %s needs CAP_%s, which is not in the effective set (CapEff %016x)%s",
-					n.Engine, n.Phase, CapName(c), f.CapEff, capWhy(c, n.Phase)), Fix: fix})
+					n.Engine, n.Phase, CapName(c), f.CapEff, capWhy(n.Engine, c, n.Phase)), Fix: fix})
 		}
 	}
 	if n.NoSeccomp && f.Seccomp > 0 {
@@ -212,8 +217,13 @@ func Check(n Needs, f HostFacts, runtime string) []Missing {
 	return out
 }
 
-func capWhy(c int, p Phase) string {
+func capWhy(engine string, c int, p Phase) string {
 	switch {
+	case c == CapSysAdmin && p == PhaseCheckpoint && engine == "openj9":
+		return " (OpenJ9 runs CRIU's dump privileged unless the java command sets -D" + OpenJ9UnprivilegedProperty +
+			"=true, which needs CHECKPOINT_RESTORE and NET_ADMIN instead)"
+	case c == CapNetAdmin && p == PhaseCheckpoint && engine == "openj9":
+		return " (OpenJ9's unprivileged CRIU dump locks the network with it)"
 	case c == CapCheckpointRestore:
 		return " (to restore PIDs with clone3 set_tid and read /proc/PID/map_files)"
 	case c == CapSysPtrace && p == PhaseCheckpoint:

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,7 +45,7 @@ func TestNeedsCheck(t *testing.T) {
 		{"openj9 needs SETPCAP", "openj9", PhaseRestore, ptrace, without(root(), CapSetpcap), "capability SETPCAP"},
 		{"warp needs nothing", "warp", PhaseCheckpoint, 0, HostFacts{Seccomp: 2, PtraceScope: 3}, ""},
 	} {
-		n := NeedsOf(tc.engine, tc.phase, tc.jvmCaps, tc.facts)
+		n := NeedsOf(tc.engine, tc.phase, tc.jvmCaps, tc.facts, nil)
 		var got []string
 		for _, m := range Check(n, tc.facts, RuntimeDocker) {
 			got = append(got, m.What)
@@ -119,17 +120,6 @@ func TestCapNamesRoundTrip(t *testing.T) {
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	st := "Name:\tjava\nCapPrm:\t000001ffffffffff\nCapEff:\t00000000a80425fb\nSeccomp:\t2\n"
-	caps, sc, err := ParseStatus([]byte(st), "CapEff")
-	if err != nil || caps != 0xa80425fb || sc != 2 {
-		t.Fatalf("%x %d %v", caps, sc, err)
-	}
-	if _, _, err := ParseStatus([]byte("Name:\tx\n"), "CapPrm"); err == nil {
-		t.Fatal("no CapPrm line must be an error")
-	}
-}
-
 func TestPodSecurity(t *testing.T) {
 	f := root()
 	f.PtraceScope = 1
@@ -142,7 +132,7 @@ func TestPodSecurity(t *testing.T) {
 		{"criu", PhaseRestore, []string{"privileged", "CHECKPOINT_RESTORE, SYS_PTRACE"}},
 		{"warp", PhaseRestore, []string{"baseline"}},
 	} {
-		got := PodSecurity(NeedsOf(tc.engine, tc.phase, 1<<CapChown|1<<CapSysPtrace, f))
+		got := PodSecurity(NeedsOf(tc.engine, tc.phase, 1<<CapChown|1<<CapSysPtrace, f, nil))
 		for _, w := range tc.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("%s %s: %q lacks %q", tc.engine, tc.phase, got, w)
@@ -153,4 +143,63 @@ func TestPodSecurity(t *testing.T) {
 	if got := PodSecurity(Needs{JVMCaps: 1<<CapChown | 1<<CapSetpcap}); !strings.HasPrefix(got, "baseline") {
 		t.Errorf("defaults only: %q", got)
 	}
+}
+
+// OpenJ9 runs CRIU's dump privileged unless its command sets
+// -Dopenj9.internal.criu.unprivilegedMode=true (InternalCRIUSupport.java):
+// privileged, SYS_ADMIN; unprivileged, CHECKPOINT_RESTORE and NET_ADMIN;
+// SYS_PTRACE under Yama either way. The restore is stasis's criu.
+func TestNeedsOfOpenJ9Modes(t *testing.T) {
+	java := func(props ...string) []string { return append(append([]string{"java"}, props...), "-jar", "app.jar") }
+	unpriv := "-D" + OpenJ9UnprivilegedProperty + "=true"
+	noYama, yama := HostFacts{PtraceScope: -1}, HostFacts{PtraceScope: 1}
+	for _, tc := range []struct {
+		name    string
+		phase   Phase
+		command []string
+		facts   HostFacts
+		want    []int
+	}{
+		{"privileged by default", PhaseCheckpoint, java(), noYama, []int{CapSysAdmin}},
+		{"privileged under Yama", PhaseCheckpoint, java(), yama, []int{CapSysAdmin, CapSysPtrace}},
+		{"unprivileged", PhaseCheckpoint, java(unpriv), noYama, []int{CapCheckpointRestore, CapNetAdmin}},
+		{"unprivileged under Yama", PhaseCheckpoint, java(unpriv), yama, []int{CapCheckpointRestore, CapNetAdmin, CapSysPtrace}},
+		{"any case of true", PhaseCheckpoint, java("-D" + OpenJ9UnprivilegedProperty + "=TRUE"), noYama, []int{CapCheckpointRestore, CapNetAdmin}},
+		{"false", PhaseCheckpoint, java("-D" + OpenJ9UnprivilegedProperty + "=false"), noYama, []int{CapSysAdmin}},
+		{"no value is false (Boolean.parseBoolean)", PhaseCheckpoint, java("-D" + OpenJ9UnprivilegedProperty), noYama, []int{CapSysAdmin}},
+		{"the last -D wins", PhaseCheckpoint, java(unpriv, "-D"+OpenJ9UnprivilegedProperty+"=false"), noYama, []int{CapSysAdmin}},
+		{"another property", PhaseCheckpoint, java("-D" + OpenJ9UnprivilegedProperty + "X=true"), noYama, []int{CapSysAdmin}},
+		{"restore: stasis's criu, either mode", PhaseRestore, java(unpriv), noYama, []int{CapCheckpointRestore, CapSetpcap}},
+		{"restore privileged", PhaseRestore, java(), noYama, []int{CapCheckpointRestore, CapSetpcap}},
+	} {
+		n := NeedsOf("openj9", tc.phase, 0, tc.facts, tc.command)
+		if !slices.Equal(n.Caps, tc.want) {
+			t.Errorf("%s: caps %v, want %v", tc.name, CapNames(maskOf(n.Caps)), CapNames(maskOf(tc.want)))
+		}
+		if tc.phase == PhaseCheckpoint && (!n.NoSeccomp || !n.Ptrace) {
+			t.Errorf("%s: %+v, want no seccomp and ptrace", tc.name, n)
+		}
+	}
+	// A container with CHECKPOINT_RESTORE but not SYS_ADMIN cannot run the
+	// privileged dump, and is told how to run the unprivileged one.
+	f := without(root(), CapSysAdmin)
+	ms := Check(NeedsOf("openj9", PhaseCheckpoint, 0, f, java()), f, RuntimePodman)
+	if len(ms) != 1 || ms[0].What != "capability SYS_ADMIN" || !strings.Contains(ms[0].Why, OpenJ9UnprivilegedProperty+"=true") {
+		t.Errorf("privileged dump without SYS_ADMIN: %+v", ms)
+	}
+	if ms := Check(NeedsOf("openj9", PhaseCheckpoint, 0, f, java(unpriv)), f, RuntimePodman); len(ms) != 0 {
+		t.Errorf("unprivileged dump with CHECKPOINT_RESTORE and NET_ADMIN: %+v", ms)
+	}
+	f = without(root(), CapNetAdmin)
+	if ms := Check(NeedsOf("openj9", PhaseCheckpoint, 0, f, java(unpriv)), f, RuntimePodman); len(ms) != 1 || ms[0].What != "capability NET_ADMIN" {
+		t.Errorf("unprivileged dump without NET_ADMIN: %+v", ms)
+	}
+}
+
+func maskOf(caps []int) uint64 {
+	var m uint64
+	for _, c := range caps {
+		m |= 1 << c
+	}
+	return m
 }

@@ -44,12 +44,60 @@ func (*OpenJ9) DumpLog() string    { return "criu.log" }
 func (*OpenJ9) RestoreLog() string { return "restore.log" }
 
 // Facts: the application checkpoints itself with libcriu; stasis restores
-// with criu. Its privileges are in needs.go.
+// with criu. Its privileges are in needs.go and OpenJ9DumpCaps.
 func (*OpenJ9) Facts() Facts {
 	return Facts{CRIU: CRIUByStasis, JavaCommand: true, PreservesPIDs: true, AppTrigger: true, SelfTriggered: true, CPUBound: true,
-		// SETPCAP, as examples/semeru has it from Open Liberty's
+		// SETPCAP at restore, as examples/semeru has it from Open Liberty's
 		// instructions (OpenLiberty/ci.docker); not measured: no Semeru here.
-		ExtraCaps: []int{CapSetpcap}, LibCRIU: true}
+		ExtraCaps: []int{CapSetpcap}, DumpCaps: OpenJ9DumpCaps, LibCRIU: true,
+		// Its flags (-XX:+EnableCRIUSupport, -XX:CRaCCheckpointTo) are
+		// OpenJ9's: a HotSpot JDK refuses the first and takes the second
+		// for CRaC's.
+		JDK: "openj9"}
+}
+
+// OpenJ9UnprivilegedProperty is the system property that runs OpenJ9's
+// CRIU dump in CRIU's unprivileged mode.
+const OpenJ9UnprivilegedProperty = "openj9.internal.criu.unprivilegedMode"
+
+// OpenJ9Unprivileged says whether the JVM of command dumps with CRIU's
+// --unprivileged. OpenJ9 runs CRIU privileged unless the application calls
+// CRIUSupport.setUnprivileged(true) or the command sets the property: it is
+// read with Boolean.parseBoolean ("true" in any case; anything else,
+// an empty value too, is false) and overrides the application's choice
+// (eclipse-openj9/openj9 jcl/src/java.base/share/classes/openj9/internal/
+// criu/InternalCRIUSupport.java, checkpointJVM: "Add option overrides";
+// the field unprivileged defaults to false). The last -D wins, as for every
+// system property on a java command line. stasis sees only the command
+// (not an API call, not JAVA_TOOL_OPTIONS).
+func OpenJ9Unprivileged(command []string) bool {
+	unpriv := false
+	for _, a := range command {
+		a = strings.TrimSpace(a)
+		if a == "-D"+OpenJ9UnprivilegedProperty {
+			unpriv = false
+		} else if v, ok := strings.CutPrefix(a, "-D"+OpenJ9UnprivilegedProperty+"="); ok {
+			unpriv = strings.EqualFold(v, "true")
+		}
+	}
+	return unpriv
+}
+
+// OpenJ9DumpCaps are what OpenJ9's own CRIU dump needs (Facts.DumpCaps).
+// Privileged, it is CRIU's privileged dump: SYS_ADMIN, as the criu engine
+// measured (needs.go, privileged; SYS_ADMIN also grants what
+// CHECKPOINT_RESTORE does). Unprivileged: CHECKPOINT_RESTORE and NET_ADMIN,
+// with SYS_PTRACE where Yama needs it (NeedsOf), as OpenJ9 itself advises
+// when CRIU says "Running as non-root requires '--unprivileged'"
+// (eclipse-openj9/openj9 jcl/src/openj9.criu/share/classes/org/eclipse/
+// openj9/criu/SearchKnownFailures.java: --cap-add=CHECKPOINT_RESTORE,
+// --cap-add=NET_ADMIN and --cap-add=SYS_PTRACE). Neither set was measured:
+// no Semeru here.
+func OpenJ9DumpCaps(command []string) []int {
+	if OpenJ9Unprivileged(command) {
+		return []int{CapCheckpointRestore, CapNetAdmin}
+	}
+	return []int{CapSysAdmin}
 }
 
 // Mode: OpenJ9's two modes exclude each other (openj9.go's LaunchArgv);

@@ -36,6 +36,13 @@ type j9Dump struct {
 	logLevel                            int
 	shellJob, fileLocks, tcpEstablished bool
 	leaveRunning                        bool
+	// unprivileged: CRIU's --unprivileged. InternalCRIUSupport's field
+	// starts false, so OpenJ9 runs CRIU privileged unless the application
+	// calls setUnprivileged(true) or -Dopenj9.internal.criu.unprivilegedMode
+	// says so (propOverrides); checkpointJVMImpl hands it to libcriu's
+	// criu_set_unprivileged (eclipse-openj9/openj9
+	// runtime/criusupport/criusupport.cpp).
+	unprivileged bool
 }
 
 // criuSupportDump is what the built-in application does when it stands for
@@ -108,7 +115,15 @@ func (v *vm) propOverrides(d *j9Dump) error {
 	v.mu.Lock()
 	p := func(k string) string { return v.opts.props["openj9.internal.criu."+k] }
 	imageDir, workDir, logFile, level := p("imageDir"), p("workDir"), p("logFile"), p("logLevel")
+	unprivileged, unprivSet := v.opts.props["openj9.internal.criu.unprivilegedMode"]
 	v.mu.Unlock()
+	if unprivSet {
+		// setUnprivileged(Boolean.parseBoolean(value)): "true" in any case,
+		// anything else (no value too) false (eclipse-openj9/openj9
+		// jcl/src/java.base/share/classes/openj9/internal/criu/
+		// InternalCRIUSupport.java, checkpointJVM).
+		d.unprivileged = strings.EqualFold(unprivileged, "true")
+	}
 	if imageDir != "" {
 		d.imageDir = imageDir
 	}
@@ -162,7 +177,8 @@ func (d j9Dump) criuArgs() []string {
 	for _, o := range []struct {
 		on   bool
 		flag string
-	}{{d.shellJob, "--shell-job"}, {d.fileLocks, "--file-locks"}, {d.tcpEstablished, "--tcp-established"}, {d.leaveRunning, "--leave-running"}} {
+	}{{d.shellJob, "--shell-job"}, {d.fileLocks, "--file-locks"}, {d.tcpEstablished, "--tcp-established"}, {d.leaveRunning, "--leave-running"},
+		{d.unprivileged, "--unprivileged"}} {
 		if o.on {
 			args = append(args, o.flag)
 		}

@@ -21,13 +21,28 @@ import (
 	"time"
 )
 
-// Options tunes one attach operation.
+// Options tunes one attach operation, of this client or OpenJ9's
+// (triggers/attach/openj9 shares it).
 type Options struct {
 	// Timeout bounds the whole operation: handshake, connect, request and
-	// reply. Zero means DefaultTimeout.
+	// reply. Zero means the client's DefaultTimeout.
 	Timeout time.Duration
 	// Log receives debug records of the handshake; nil discards them.
 	Log *slog.Logger
+}
+
+// Begin starts an operation: it fills o's zero values (the client's
+// default timeout def, a logger that discards) and bounds ctx by the
+// timeout.
+func (o Options) Begin(ctx context.Context, def time.Duration) (context.Context, context.CancelFunc, Options) {
+	if o.Timeout <= 0 {
+		o.Timeout = def
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	return ctx, cancel, o
 }
 
 // DefaultTimeout matches the JDK attach client's default
@@ -41,8 +56,9 @@ var (
 	ErrNotHotSpot     = errors.New("not a HotSpot JVM")
 	ErrOpenJ9         = errors.New("OpenJ9 JVM")
 	ErrTimeout        = errors.New("JVM did not answer in time")
-	ErrNoProcess      = errors.New("no such process")
-	// ErrPermission reports a JVM owned by a user that stasis cannot become.
+	ErrNoProcess      = errors.New("no such process") // OpenJ9's client's too
+	// ErrPermission reports a JVM owned by a user that stasis cannot
+	// become (OpenJ9's client's too).
 	ErrPermission = errors.New("permission denied")
 )
 
@@ -86,13 +102,7 @@ func Execute(ctx context.Context, pid int, cmd string, args []string, opt Option
 	if err != nil {
 		return 0, "", fmt.Errorf("attach to pid %d: %w", pid, err)
 	}
-	if opt.Timeout <= 0 {
-		opt.Timeout = DefaultTimeout
-	}
-	if opt.Log == nil {
-		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+	ctx, cancel, opt := opt.Begin(ctx, DefaultTimeout)
 	defer cancel()
 	reply, err := execute(ctx, pid, req, opt)
 	if err != nil {

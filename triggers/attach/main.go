@@ -22,12 +22,24 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	out, err := JCmd(context.Background(), pid, cmdline, Options{})
-	if err != nil {
-		if IsJVMError(err) {
-			fmt.Fprintln(stderr, err)
-		} else {
-			fmt.Fprintf(stderr, "stasis jcmd: %v\n", err)
-		}
+	var jvm error
+	if IsJVMError(err) {
+		jvm = err
+	}
+	return Answer(stdout, stderr, out, err, jvm)
+}
+
+// Answer ends `stasis jcmd` for either attach client: the reply out on
+// stdout, ending in a newline, and 0; when err is not nil, 1, with jvm
+// (the JVM's own error, when err is one) alone on stderr, else err after
+// "stasis jcmd: ".
+func Answer(stdout, stderr io.Writer, out string, err, jvm error) int {
+	switch {
+	case jvm != nil:
+		fmt.Fprintln(stderr, jvm)
+		return 1
+	case err != nil:
+		fmt.Fprintf(stderr, "stasis jcmd: %v\n", err)
 		return 1
 	}
 	io.WriteString(stdout, out)

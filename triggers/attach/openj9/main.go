@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"stasis/triggers/attach"
 )
 
 // Main implements `stasis jcmd PID COMMAND [ARGS...]` for an OpenJ9 JVM.
@@ -30,17 +32,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	out, err := JCmdWords(context.Background(), pid, args[1:], Options{})
 	var je *JVMError
-	switch {
-	case errors.As(err, &je):
-		fmt.Fprintln(stderr, je.Text)
-		return 1
-	case err != nil:
-		fmt.Fprintf(stderr, "stasis jcmd: %v\n", err)
-		return 1
+	var jvm error
+	if errors.As(err, &je) {
+		jvm = je // printed as its Text
 	}
-	io.WriteString(stdout, out)
-	if out != "" && !strings.HasSuffix(out, "\n") {
-		io.WriteString(stdout, "\n")
-	}
-	return 0
+	return attach.Answer(stdout, stderr, out, err, jvm)
 }

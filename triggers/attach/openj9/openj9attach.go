@@ -39,26 +39,23 @@
 // The target connects back over TCP and is woken through a SysV semaphore,
 // so the attacher must share the JVM's network and IPC namespaces (inside
 // the container, as stasis is). Files are reached through /proc/PID/root.
-// Like package attach, it must not import other stasis packages.
+// Like package attach, it must not import other stasis packages but that
+// one (a leaf), whose Options and error kinds it shares.
 package openj9attach
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"time"
+
+	"stasis/triggers/attach"
 )
 
-// Options tunes one attach operation.
-type Options struct {
-	// Timeout bounds the whole operation. Zero means DefaultTimeout.
-	Timeout time.Duration
-	// Log receives debug records; nil discards them.
-	Log *slog.Logger
-}
+// Options tunes one attach operation: HotSpot's client's, with this
+// package's DefaultTimeout.
+type Options = attach.Options
 
 // DefaultTimeout bounds an attach. OpenJ9's own attacher retries with
 // timeouts growing from 500 ms up to com.ibm.tools.attach.timeout
@@ -70,9 +67,9 @@ const DefaultTimeout = 30 * time.Second
 var (
 	ErrNotOpenJ9      = errors.New("not an OpenJ9 JVM advertising attach")
 	ErrAttachDisabled = errors.New("OpenJ9 attach is disabled")
-	ErrNoProcess      = errors.New("no such process")
+	ErrNoProcess      = attach.ErrNoProcess
 	ErrTimeout        = errors.New("the JVM did not connect back in time")
-	ErrPermission     = errors.New("permission denied")
+	ErrPermission     = attach.ErrPermission
 )
 
 // JVMError is the JVM's own answer to a failed command: the text OpenJ9's
@@ -101,13 +98,7 @@ func JCmd(ctx context.Context, pid int, cmdline string, opt Options) (string, er
 // as they are (DiagnosticUtils.makeJcmdCommand), so a word may hold a
 // blank.
 func JCmdWords(ctx context.Context, pid int, words []string, opt Options) (string, error) {
-	if opt.Timeout <= 0 {
-		opt.Timeout = DefaultTimeout
-	}
-	if opt.Log == nil {
-		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+	ctx, cancel, opt := opt.Begin(ctx, DefaultTimeout)
 	defer cancel()
 	props, err := execute(ctx, pid, "ATTACH_DIAGNOSTICS:"+strings.Join(words, ","), opt)
 	if err != nil {
