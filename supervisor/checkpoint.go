@@ -244,7 +244,7 @@ func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 	s.log.Info("checkpointing", "pid", ck.jvm.Pid, "engine", ck.eng.Name())
 	start := time.Now()
 	err := ck.eng.Checkpoint(ctx, &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
-		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Log: s.log})
+		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Log: s.log, KdatDir: kdatDir(ph)})
 	return time.Since(start), err
 }
 

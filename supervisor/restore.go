@@ -32,28 +32,28 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	if err != nil {
 		return err
 	}
-	// Plain pipes: criu reconnects them to the restored JVM (--inherit-fd),
-	// a restoring launcher hands its own stdio on.
-	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr})
-	if err != nil {
-		return &RestoreError{Err: err}
+	rp := &RestorePhases{CheckMS: time.Since(start).Milliseconds()}
+	criuStart := time.Now()
+	p, set, err := s.restoreOnce(ctx, ph, eng, m, rp, false)
+	if err != nil && errors.Is(err, engine.ErrKdatCache) && !s.Stopping() {
+		// A wrong cache must not cost the restore: drop it, probe in full.
+		s.log.Warn("the restore with CRIU's cached kernel probe failed: dropping the cache and retrying once with a full probe", "err", err)
+		engine.DropKdat(kdatDir(ph))
+		rp.KdatRetried = true
+		p, set, err = s.restoreOnce(ctx, ph, eng, m, rp, true)
 	}
-	p, err := s.restoreUnlessStopped(ctx, ph, eng, m, set)
 	if err != nil {
-		// Half-restored tasks may hold the pipes and keep writing CRIU's
-		// log: they go first, then what they wrote is forwarded.
-		s.killLeftovers()
-		_ = set.Close(time.Second)
-		if s.Stopping() {
-			return s.stopped("during the restore")
-		}
-		return &RestoreError{Err: err}
+		return err
 	}
+	rp.CRIUMS = time.Since(criuStart).Milliseconds()
 	ms := time.Since(start).Milliseconds()
-	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "image_dir", ph.Opt.Dir)
+	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "check_ms", rp.CheckMS,
+		"criu_ms", rp.CRIUMS, "kerndat", rp.Kdat, "image_dir", ph.Opt.Dir)
 	s.State.update(func(st *Status) {
 		st.Phase, st.PID, st.Start, st.RestoreMS, st.Engine = PhaseRunning, p.Pid, StartRestored, ms, eng.Name()
+		st.Restore = rp
 	})
+	s.watchReadiness(ctx, ph, start)
 	// A stop that came as the restore finished reaches the JVM, which is the
 	// application now: Supervise forwards the signal waiting for it.
 	ws := s.Supervise(ctx, p)
@@ -62,6 +62,30 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	_ = set.Close(s.drainTimeout())
 	s.Cleanup()
 	return &ExitError{Name: "java", Status: ws}
+}
+
+// restoreOnce gives the restored JVM new stdio pipes and runs the engine's
+// restore. Whatever a failed attempt left behind is killed before it
+// returns, so a retry finds the JVM's PID free.
+func (s *Supervisor) restoreOnce(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, rp *RestorePhases, noKdat bool) (*reaper.Process, *stdio.Set, error) {
+	// Plain pipes: criu reconnects them to the restored JVM (--inherit-fd),
+	// a restoring launcher hands its own stdio on.
+	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		return nil, nil, &RestoreError{Err: err}
+	}
+	p, err := s.restoreUnlessStopped(ctx, ph, eng, m, set, rp, noKdat)
+	if err != nil {
+		// Half-restored tasks may hold the pipes and keep writing CRIU's
+		// log: they go first, then what they wrote is forwarded.
+		s.killLeftovers()
+		_ = set.Close(time.Second)
+		if s.Stopping() {
+			return nil, nil, s.stopped("during the restore")
+		}
+		return nil, nil, &RestoreError{Err: err}
+	}
+	return p, set, nil
 }
 
 // drainTimeout is how long the JVM's last output may take to reach stasis's
@@ -105,7 +129,7 @@ func (s *Supervisor) checkImageUnlessStopped(ph *Phases) (engine.Engine, *image.
 
 // restoreUnlessStopped runs the engine's restore, bounded by
 // STASIS_RESTORE_TIMEOUT and cancelled by a stop request.
-func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, set *stdio.Set) (*reaper.Process, error) {
+func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, set *stdio.Set, rp *RestorePhases, noKdat bool) (*reaper.Process, error) {
 	rctx, cancel := context.WithTimeout(ctx, ph.RestoreTimeout)
 	defer cancel()
 	go func() {
@@ -116,11 +140,22 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 		}
 	}()
 	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
-		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log}
+		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log,
+		KdatDir: kdatDir(ph), NoKdat: noKdat}
 	if m.StdioPipes != nil {
 		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
 	}
-	return eng.Restore(rctx, job)
+	p, err := eng.Restore(rctx, job)
+	rp.Kdat = job.Kdat
+	return p, err
+}
+
+// kdatDir is where stasis keeps CRIU's kernel probe (engine/kdat.go).
+func kdatDir(ph *Phases) string {
+	if ph.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(ph.StateDir, "criu-kdat")
 }
 
 // stopped ends a start that was asked to stop before the application ran:
@@ -212,4 +247,41 @@ func (s *Supervisor) compareEnv(eng engine.Engine, m *image.Manifest, ph *Phases
 		return &EnvChangedError{Names: must}
 	}
 	return nil
+}
+
+// readyPoll is how often watchReadiness probes: the restored JVM answers
+// within milliseconds, so the probe interval (50 ms by default) would
+// round the phase up.
+const readyPoll = 2 * time.Millisecond
+
+// watchReadiness logs and records when the restored service first answers
+// its readiness probe (the http or tcp probe of STASIS_CHECKPOINT_ON),
+// counted from the start of the restore phase. Without such a probe there
+// is no such phase; a service that never answers is the health check's
+// business, so the watch gives up silently after a minute or at a stop.
+func (s *Supervisor) watchReadiness(ctx context.Context, ph *Phases, start time.Time) {
+	probe := ph.Spec.HTTPProbe()
+	if probe == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		for ctx.Err() == nil && !s.Stopping() {
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			err := probe.ProbeOnce(pctx)
+			pcancel()
+			if err == nil {
+				ms := time.Since(start).Milliseconds()
+				s.State.update(func(st *Status) {
+					if st.Restore != nil {
+						st.Restore.ReadyMS = ms
+					}
+				})
+				s.log.Info("ready after the restore", "ms", ms, "probe", probe.String())
+				return
+			}
+			time.Sleep(readyPoll)
+		}
+	}()
 }

@@ -42,7 +42,7 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	}
 	j.Stdio.Pause()
 	logPath := filepath.Join(j.Dir, e.DumpLog())
-	err := runCRIU(ctx, j.Host, CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog()), logPath, DefaultLogLimit)
+	err := runCRIU(ctx, j.Host, CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog()), nil, logPath, DefaultLogLimit)
 	if err == nil {
 		if verr := dumpSucceeded(j.Dir); verr != nil {
 			err = fmt.Errorf("criu dump exited 0 but %w", verr)
@@ -57,7 +57,22 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 		return err
 	}
 	j.Stdio.Resume()
+	makeKdat(ctx, j)
 	return nil
+}
+
+// makeKdat leaves CRIU's kernel probe in the state directory for the
+// restores to come (kdat.go); without it they probe in full, as CRIU does.
+func makeKdat(ctx context.Context, j *CheckpointJob) {
+	if j.KdatDir == "" {
+		return
+	}
+	start := time.Now()
+	if err := MakeKdat(ctx, j.Host, j.CRIU, j.KdatDir); err != nil {
+		j.Log.Info("no kerndat cache: restores probe the kernel in full", "err", err)
+		return
+	}
+	j.Log.Info("kerndat cache made for the restores", "dir", j.KdatDir, "ms", time.Since(start).Milliseconds())
 }
 
 // shrink makes the image small: a full GC that also gives the freed heap
@@ -156,13 +171,29 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	logPath := filepath.Join(j.WorkDir, logName)
 	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
 	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, !haveCap(capNetAdmin))
-	err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
+	// With stasis's kerndat cache, CRIU runs --unprivileged: the only mode in
+	// which it reads its cache from a directory stasis names (kdat.go).
+	useKdat, why := false, "off"
+	if !j.NoKdat {
+		useKdat, why = kdatUsable(j.KdatDir, j.CRIU)
+	}
+	env := withoutXDG(os.Environ())
+	if useKdat {
+		env = append(env, "XDG_RUNTIME_DIR="+j.KdatDir)
+		j.Kdat = "cache"
+	} else {
+		j.Kdat = "probe (" + why + ")"
+	}
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, useKdat || !haveCap(capNetAdmin))
+	err := runCRIU(ctx, j.Host, argv, env, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
 	// Only the restored JVM holds the write ends now: its exit brings EOF.
 	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {
 		j.Log.Warn("close stasis's copies of the JVM's stdio", "err", cerr)
 	}
 	if err != nil {
+		if useKdat && ctx.Err() == nil {
+			err = fmt.Errorf("%w (%w)", err, ErrKdatCache)
+		}
 		return nil, withTail(err, logPath, 10)
 	}
 	b, err := os.ReadFile(j.PIDFile)

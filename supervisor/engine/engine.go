@@ -79,6 +79,9 @@ type CheckpointJob struct {
 	JVM   *reaper.Process
 	Stdio *stdio.Set
 	GC    bool // criu: GC.run and System.trim_native_heap first
+	// KdatDir: where the criu engine keeps CRIU's kerndat cache, made after
+	// the dump for the restores to come (kdat.go); "" for none.
+	KdatDir string
 	// AppTriggered: the application checkpoints itself (STASIS_CHECKPOINT_ON=app);
 	// stasis only waits for the outcome and judges it.
 	AppTriggered bool
@@ -102,6 +105,12 @@ type RestoreJob struct {
 	// StdioPipes are the inodes of the pipes that were the JVM's stdout and
 	// stderr at checkpoint (from the manifest).
 	StdioPipes [2]uint64
+	// KdatDir is stasis's kerndat cache for CRIU (kdat.go), "" for none;
+	// NoKdat makes this restore probe in full (the retry after a failure).
+	KdatDir string
+	NoKdat  bool
+	// Kdat is set by a restore that runs criu: "cache", or "probe (why)".
+	Kdat string
 }
 
 // New returns the engine by name (not "auto": see Detect).
