@@ -27,19 +27,19 @@ const (
 // Status is what the control socket answers to status and health. The JSON
 // names are stable: orchestrators and scripts read them.
 type Status struct {
-	Phase        string    `json:"phase"`
-	Mode         string    `json:"mode"`
-	Engine       string    `json:"engine,omitempty"`
-	PID          int       `json:"pid,omitempty"`   // the JVM (or the process standing for it)
-	Start        string    `json:"start,omitempty"` // cold, restored, cold-after-restore-failure
-	RestoreMS    int64     `json:"restore_ms,omitempty"`
-	RestoreError string    `json:"restore_error,omitempty"`
+	Phase        string `json:"phase"`
+	Mode         string `json:"mode"`
+	Engine       string `json:"engine,omitempty"`
+	PID          int    `json:"pid,omitempty"`   // the JVM (or the process standing for it)
+	Start        string `json:"start,omitempty"` // cold, restored, cold-after-restore-failure
+	RestoreMS    int64  `json:"restore_ms,omitempty"`
+	RestoreError string `json:"restore_error,omitempty"`
 	// Restore are the restore's phases, once it succeeded.
-	Restore *RestorePhases `json:"restore,omitempty"`
-	StartedAt    time.Time `json:"started_at"` // when stasis started
-	UptimeMS     int64     `json:"uptime_ms"`
-	LastProbe    string    `json:"last_probe,omitempty"`
-	Health       string    `json:"health_probe,omitempty"` // the probe `stasis healthcheck` runs
+	Restore   *RestorePhases `json:"restore,omitempty"`
+	StartedAt time.Time      `json:"started_at"` // when stasis started
+	UptimeMS  int64          `json:"uptime_ms"`
+	LastProbe string         `json:"last_probe,omitempty"`
+	Health    string         `json:"health_probe,omitempty"` // the probe `stasis healthcheck` runs
 }
 
 // RestorePhases are where a restore's time went, in milliseconds from the
