@@ -48,7 +48,8 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	rp.CRIUMS = time.Since(criuStart).Milliseconds()
 	ms := time.Since(start).Milliseconds()
 	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "check_ms", rp.CheckMS,
-		"criu_ms", rp.CRIUMS, "kerndat", rp.Kdat, "image_dir", ph.Opt.Dir)
+		"criu_ms", rp.CRIUMS, "checksums_ms", rp.VerifyMS, "checksums_during_criu", rp.VerifyHeld,
+		"kerndat", rp.Kdat, "image_dir", ph.Opt.Dir)
 	s.State.update(func(st *Status) {
 		st.Phase, st.PID, st.Start, st.RestoreMS, st.Engine = PhaseRunning, p.Pid, StartRestored, ms, eng.Name()
 		st.Restore = rp
@@ -142,11 +143,14 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
 		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log,
 		KdatDir: kdatDir(ph), NoKdat: noKdat}
+	if eng.FIFOStdio() {
+		job.Verify = func() error { return m.VerifySums(ph.Opt.Dir) }
+	}
 	if m.StdioPipes != nil {
 		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
 	}
 	p, err := eng.Restore(rctx, job)
-	rp.Kdat = job.Kdat
+	rp.Kdat, rp.VerifyMS, rp.VerifyHeld = job.Kdat, job.VerifyMS, job.VerifyHeld
 	return p, err
 }
 
@@ -189,7 +193,13 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	if err := s.compareEnv(eng, m, ph); err != nil {
 		return nil, nil, err
 	}
-	if err := m.Verify(ph.Opt.Dir); err != nil {
+	// Where stasis runs CRIU, the checksums run during the restore, the
+	// restored JVM held until they pass (engine/hold.go): sizes only here.
+	verify := m.Verify
+	if eng.FIFOStdio() {
+		verify = m.VerifySizes
+	}
+	if err := verify(ph.Opt.Dir); err != nil {
 		return nil, nil, err
 	}
 	if eng.PreservesPIDs() {

@@ -47,9 +47,13 @@ type Status struct {
 // and the first answer of the readiness probe (STASIS_CHECKPOINT_ON's http
 // or tcp probe), which comes later and only when one is configured.
 type RestorePhases struct {
-	CheckMS     int64  `json:"check_ms"`
-	CRIUMS      int64  `json:"criu_ms"`
-	ReadyMS     int64  `json:"ready_ms,omitempty"`
+	CheckMS int64 `json:"check_ms"`
+	CRIUMS  int64 `json:"criu_ms"`
+	ReadyMS int64 `json:"ready_ms,omitempty"`
+	// VerifyMS is the checksums' time; VerifyHeld: they ran during CRIU's
+	// restore, the restored JVM held until they passed (else before it).
+	VerifyMS    int64  `json:"checksums_ms"`
+	VerifyHeld  bool   `json:"checksums_during_criu"`
 	Kdat        string `json:"kerndat,omitempty"` // CRIU's kernel probe: "cache", or "probe (why)"
 	KdatRetried bool   `json:"kerndat_retried,omitempty"`
 }

@@ -171,30 +171,22 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	logPath := filepath.Join(j.WorkDir, logName)
 	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
 	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
-	// With stasis's kerndat cache, CRIU runs --unprivileged: the only mode in
-	// which it reads its cache from a directory stasis names (kdat.go).
-	useKdat, why := false, "off"
-	if !j.NoKdat {
-		useKdat, why = kdatUsable(j.KdatDir, j.CRIU)
-	}
-	env := withoutXDG(os.Environ())
-	if useKdat {
-		env = append(env, "XDG_RUNTIME_DIR="+j.KdatDir)
-		j.Kdat = "cache"
-	} else {
-		j.Kdat = "probe (" + why + ")"
-	}
+	useKdat, env := kdatEnv(j)
 	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, useKdat || !haveCap(capNetAdmin))
-	err := runCRIU(ctx, j.Host, argv, env, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
+	err := runHeld(ctx, j, argv, env, logPath)
 	// Only the restored JVM holds the write ends now: its exit brings EOF.
 	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {
 		j.Log.Warn("close stasis's copies of the JVM's stdio", "err", cerr)
 	}
-	if err != nil {
+	var damaged *VerifyError
+	if err != nil && !errors.As(err, &damaged) {
 		if useKdat && ctx.Err() == nil {
 			err = fmt.Errorf("%w (%w)", err, ErrKdatCache)
 		}
 		return nil, withTail(err, logPath, 10)
+	}
+	if err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(j.PIDFile)
 	if err != nil {
@@ -207,6 +199,81 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	// The JVM may already have exited: Adopt hands over the status the reaper
 	// kept for it.
 	return j.Host.Adopt(pid), nil
+}
+
+// kdatEnv is criu's environment: with stasis's kerndat cache, CRIU runs
+// --unprivileged, the only mode in which it reads its cache from a
+// directory stasis names (kdat.go).
+func kdatEnv(j *RestoreJob) (bool, []string) {
+	useKdat, why := false, "off"
+	if !j.NoKdat {
+		useKdat, why = kdatUsable(j.KdatDir, j.CRIU)
+	}
+	env := withoutXDG(os.Environ())
+	if useKdat {
+		j.Kdat = "cache"
+		return true, append(env, "XDG_RUNTIME_DIR="+j.KdatDir)
+	}
+	j.Kdat = "probe (" + why + ")"
+	return false, env
+}
+
+// VerifyError is an image whose checksums do not match its manifest: the
+// restore never resumed it.
+type VerifyError struct{ Err error }
+
+func (e *VerifyError) Error() string { return e.Err.Error() }
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// runHeld runs criu restore while j.Verify checks the image, the restored
+// tasks held before they resume until its verdict (hold.go). A damaged
+// image kills CRIU at once, wherever it is, and nothing resumes. Where no
+// task can be held, the check comes first.
+func runHeld(ctx context.Context, j *RestoreJob, argv, env []string, logPath string) error {
+	run := func(ctx context.Context, argv []string) error {
+		return runCRIU(ctx, j.Host, argv, env, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
+	}
+	if j.Verify == nil {
+		return run(ctx, argv)
+	}
+	h, err := newHold(j.WorkDir)
+	if err != nil {
+		j.Log.Info("checking the image's checksums before CRIU starts", "why", err)
+		start := time.Now()
+		if err := j.Verify(); err != nil {
+			return &VerifyError{Err: err}
+		}
+		j.VerifyMS = time.Since(start).Milliseconds()
+		return run(ctx, argv)
+	}
+	defer h.close()
+	j.VerifyHeld = true
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		err error
+		ms  int64
+	}
+	verdict := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		err := j.Verify()
+		h.tell(err)
+		if err != nil {
+			cancel()
+		}
+		verdict <- result{err, time.Since(start).Milliseconds()}
+	}()
+	err = run(cctx, append(argv, "--action-script", h.script))
+	if err != nil && ctx.Err() != nil {
+		return err // a stop or the restore timeout: no need for the verdict
+	}
+	v := <-verdict
+	j.VerifyMS = v.ms
+	if v.err != nil {
+		return &VerifyError{Err: v.err}
+	}
+	return err
 }
 
 // clearWorkFiles makes the work directory (the state directory, created by

@@ -111,6 +111,12 @@ type RestoreJob struct {
 	NoKdat  bool
 	// Kdat is set by a restore that runs criu: "cache", or "probe (why)".
 	Kdat string
+	// Verify checks the image's checksums. A restore that runs criu runs it
+	// while CRIU restores, holding the restored tasks until its verdict
+	// (hold.go), and reports VerifyMS and VerifyHeld; nil: checked already.
+	Verify     func() error
+	VerifyMS   int64
+	VerifyHeld bool
 }
 
 // New returns the engine by name (not "auto": see Detect).
