@@ -19,6 +19,7 @@ import (
 	"stasis/control"
 	"stasis/stdio"
 	"stasis/supervisor"
+	"stasis/supervisor/image"
 )
 
 // Set with -ldflags -X by the Makefile.
@@ -46,6 +47,11 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
+	}
+	if cfg.Mode == "auto" || cfg.Mode == "restore" {
+		// The image's bytes start coming into memory now, while stasis
+		// checks its configuration and the image.
+		go image.Prefetch(cfg.ImageDir)
 	}
 	if err := checkHere(cfg); err != nil {
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
