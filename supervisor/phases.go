@@ -33,10 +33,13 @@ type Phases struct {
 	GC                bool
 	MinPID            int
 	OnRestoreFailure  string // cold or fail
-	StateDir          string
-	Health            string // the probe `stasis healthcheck` runs, for status
-	Version           string
-	ColdAttr          func() *syscall.SysProcAttr // the process attributes of a plain start
+	// ChecksumsBeforeCRIU (STASIS_RESTORE_CHECKSUMS=before): the image's
+	// checksums are checked before CRIU starts, not while it restores.
+	ChecksumsBeforeCRIU bool
+	StateDir            string
+	Health              string // the probe `stasis healthcheck` runs, for status
+	Version             string
+	ColdAttr            func() *syscall.SysProcAttr // the process attributes of a plain start
 	// Environ is stasis's environment, which the JVM inherits: the
 	// manifest records it (names and hashed values) and a restore compares.
 	Environ map[string]string

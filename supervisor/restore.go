@@ -143,7 +143,7 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
 		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log,
 		KdatDir: kdatDir(ph), NoKdat: noKdat}
-	if eng.FIFOStdio() {
+	if eng.FIFOStdio() && !ph.ChecksumsBeforeCRIU {
 		job.Verify = func() error { return m.VerifySums(ph.Opt.Dir) }
 	}
 	if m.StdioPipes != nil {
@@ -196,7 +196,7 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	// Where stasis runs CRIU, the checksums run during the restore, the
 	// restored JVM held until they pass (engine/hold.go): sizes only here.
 	verify := m.Verify
-	if eng.FIFOStdio() {
+	if eng.FIFOStdio() && !ph.ChecksumsBeforeCRIU {
 		verify = m.VerifySizes
 	}
 	if err := verify(ph.Opt.Dir); err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 // statusJSON asks a running stasis for `stasis status --json`.
-func statusJSON(t *testing.T, stateDir string) supervisor.Status {
+func statusJSON(t testing.TB, stateDir string) supervisor.Status {
 	t.Helper()
 	cmd := exec.Command(stasisBin, "status", "--json")
 	cmd.Env = append(os.Environ(), "STASIS_STATE_DIR="+stateDir)
