@@ -154,13 +154,20 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 	return p, err
 }
 
-// kdatDir is where stasis keeps CRIU's kernel probe (engine/kdat.go).
+// kdatDir is where stasis keeps CRIU's kernel probe (engine/kdat.go): in
+// the image directory, which the checkpoint run writes and every restore
+// reads (from an image layer, a volume or a Kubernetes volume alike; the
+// state directory is often a fresh tmpfs). A dot directory: no manifest
+// lists it, and its key, not a checksum, says whether it may be used.
 func kdatDir(ph *Phases) string {
-	if ph.StateDir == "" {
+	if ph.Opt.Dir == "" {
 		return ""
 	}
-	return filepath.Join(ph.StateDir, "criu-kdat")
+	return filepath.Join(ph.Opt.Dir, KdatDirName)
 }
+
+// KdatDirName is the kerndat cache's directory inside the image directory.
+const KdatDirName = ".stasis-kdat"
 
 // stopped ends a start that was asked to stop before the application ran:
 // nothing more is started, and stasis exits 128+N for the signal N that asked

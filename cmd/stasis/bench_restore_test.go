@@ -85,9 +85,9 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 			return timeToFirstResponse(b, s, false, health, "--restore-checksums=before").ttfr
 		}},
 		{"no-kerndat-cache", func() time.Duration {
-			hidden := s.state + "-kdat-hidden"
-			os.Rename(filepath.Join(s.state, "criu-kdat"), hidden)
-			defer os.Rename(hidden, filepath.Join(s.state, "criu-kdat"))
+			hidden := s.dir + "-kdat-hidden"
+			os.Rename(filepath.Join(s.dir, ".stasis-kdat"), hidden)
+			defer os.Rename(hidden, filepath.Join(s.dir, ".stasis-kdat"))
 			return timeToFirstResponse(b, s, false, health).ttfr
 		}},
 		{"plain-criu", func() time.Duration { return rawRestore(b, s, "", nil) }},
@@ -154,7 +154,7 @@ func loadAverage() float64 {
 // copyKdat copies the kerndat cache the checkpoint run left in the state
 // directory, for plain CRIU's XDG_RUNTIME_DIR.
 func copyKdat(b *testing.B, s *service) string {
-	data, err := os.ReadFile(filepath.Join(s.state, "criu-kdat", "criu.kdat"))
+	data, err := os.ReadFile(filepath.Join(s.dir, ".stasis-kdat", "criu.kdat"))
 	if err != nil {
 		b.Fatalf("the checkpoint run made no kerndat cache: %v", err)
 	}

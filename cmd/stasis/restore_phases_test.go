@@ -69,7 +69,7 @@ func stop(t *testing.T, r *stasisRun) {
 func TestRestorePhases(t *testing.T) {
 	s := newService(t, 0)
 	_, count := s.checkpoint(t)
-	if _, err := os.Stat(filepath.Join(s.state, "criu-kdat", "key")); err != nil {
+	if _, err := os.Stat(filepath.Join(s.dir, ".stasis-kdat", "key")); err != nil {
 		t.Fatalf("the checkpoint run made no kerndat cache: %v", err)
 	}
 	r := s.start(t)
@@ -88,7 +88,7 @@ func TestRestorePhases(t *testing.T) {
 	}
 	stop(t, r)
 	log, _ := os.ReadFile(filepath.Join(s.state, "restore.log"))
-	for _, want := range []string{"Loaded kdat cache from " + filepath.Join(s.state, "criu-kdat"), "pre-resume"} {
+	for _, want := range []string{"Loaded kdat cache from " + filepath.Join(s.dir, ".stasis-kdat"), "pre-resume"} {
 		if !bytes.Contains(log, []byte(want)) {
 			t.Errorf("restore.log lacks %q", want)
 		}
@@ -101,7 +101,7 @@ func TestRestorePhases(t *testing.T) {
 func TestRestoreWithWrongKdatCache(t *testing.T) {
 	s := newService(t, 0)
 	_, count := s.checkpoint(t)
-	cache := filepath.Join(s.state, "criu-kdat", "criu.kdat")
+	cache := filepath.Join(s.dir, ".stasis-kdat", "criu.kdat")
 	b, err := os.ReadFile(cache)
 	if err != nil {
 		t.Fatalf("no kerndat cache: %v", err)

@@ -61,7 +61,7 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	return nil
 }
 
-// makeKdat leaves CRIU's kernel probe in the state directory for the
+// makeKdat leaves CRIU's kernel probe beside the image for the
 // restores to come (kdat.go); without it they probe in full, as CRIU does.
 func makeKdat(ctx context.Context, j *CheckpointJob) {
 	if j.KdatDir == "" {

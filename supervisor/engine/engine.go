@@ -79,8 +79,9 @@ type CheckpointJob struct {
 	JVM   *reaper.Process
 	Stdio *stdio.Set
 	GC    bool // criu: GC.run and System.trim_native_heap first
-	// KdatDir: where the criu engine keeps CRIU's kerndat cache, made after
-	// the dump for the restores to come (kdat.go); "" for none.
+	// KdatDir: where the criu engine keeps CRIU's kerndat cache (in the
+	// image directory), made after the dump for the restores to come
+	// (kdat.go); "" for none.
 	KdatDir string
 	// AppTriggered: the application checkpoints itself (STASIS_CHECKPOINT_ON=app);
 	// stasis only waits for the outcome and judges it.

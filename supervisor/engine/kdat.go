@@ -36,13 +36,13 @@ import (
 // root_only_init()), on the network namespace (IPv6), on the container's
 // iptables binary, and on the CRIU build (the struct's layout).
 //
-// So stasis keeps its own copy in the state directory, with a key made of all
+// So stasis keeps its own copy in the image directory, with a key made of all
 // of those (kdatKey), and points CRIU at it through the one door CRIU has:
 // --unprivileged and XDG_RUNTIME_DIR. A key that differs in anything means a
 // full probe; a restore that fails with the cache is retried once with a
 // full probe (ErrKdatCache). The checkpoint run makes the cache after its
 // dump (MakeKdat): `criu check --unprivileged` with XDG_RUNTIME_DIR on a
-// tmpfs, so that CRIU writes it, then copied into the state directory.
+// tmpfs, so that CRIU writes it, then copied beside the image.
 
 // KdatName is CRIU's cache file name inside XDG_RUNTIME_DIR.
 const KdatName = "criu.kdat"
@@ -137,7 +137,7 @@ func criuBinaries(criu string) []string {
 // would call stale) is a full probe, and a stale cache is removed.
 func kdatUsable(dir, criu string) (bool, string) {
 	if dir == "" {
-		return false, "no state directory"
+		return false, "no image directory"
 	}
 	key, err := kdatKey(criu)
 	if err != nil {
