@@ -154,7 +154,11 @@ func loadAverage() float64 {
 // copyKdat copies the kerndat cache the checkpoint run left in the state
 // directory, for plain CRIU's XDG_RUNTIME_DIR.
 func copyKdat(b *testing.B, s *service) string {
-	data, err := os.ReadFile(filepath.Join(s.dir, ".stasis-kdat", "criu.kdat"))
+	caches, _ := filepath.Glob(filepath.Join(s.dir, ".stasis-kdat", "*", "criu.kdat"))
+	if len(caches) == 0 {
+		b.Fatal("the checkpoint run made no kerndat cache")
+	}
+	data, err := os.ReadFile(caches[0])
 	if err != nil {
 		b.Fatalf("the checkpoint run made no kerndat cache: %v", err)
 	}

@@ -69,8 +69,8 @@ func stop(t *testing.T, r *stasisRun) {
 func TestRestorePhases(t *testing.T) {
 	s := newService(t, 0)
 	_, count := s.checkpoint(t)
-	if _, err := os.Stat(filepath.Join(s.dir, ".stasis-kdat", "key")); err != nil {
-		t.Fatalf("the checkpoint run made no kerndat cache: %v", err)
+	if keys, _ := filepath.Glob(filepath.Join(s.dir, ".stasis-kdat", "*", "key")); len(keys) != 1 {
+		t.Fatalf("the checkpoint run made %d kerndat caches, want 1", len(keys))
 	}
 	r := s.start(t)
 	if n := restoredCount(t, s, r); n <= count {
@@ -101,7 +101,11 @@ func TestRestorePhases(t *testing.T) {
 func TestRestoreWithWrongKdatCache(t *testing.T) {
 	s := newService(t, 0)
 	_, count := s.checkpoint(t)
-	cache := filepath.Join(s.dir, ".stasis-kdat", "criu.kdat")
+	caches, _ := filepath.Glob(filepath.Join(s.dir, ".stasis-kdat", "*", "criu.kdat"))
+	if len(caches) != 1 {
+		t.Fatalf("%d kerndat caches, want 1", len(caches))
+	}
+	cache := caches[0]
 	b, err := os.ReadFile(cache)
 	if err != nil {
 		t.Fatalf("no kerndat cache: %v", err)
@@ -122,8 +126,14 @@ func TestRestoreWithWrongKdatCache(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "retrying once with a full probe") {
 		t.Errorf("the retry is not logged:\n%s", r.stderr.String())
 	}
-	if _, err := os.Stat(cache); err == nil {
+	// Dropped; a later one (made 5 s after this restore) is CRIU's own.
+	if now, err := os.ReadFile(cache); err == nil && bytes.Equal(now, wrong) {
 		t.Error("the wrong cache is kept")
+	}
+	// A restore that probed in full leaves a cache for the next one.
+	r.waitOutput(t, "kerndat cache made for the next restores", 30*time.Second)
+	if now, err := os.ReadFile(cache); err != nil || bytes.Equal(now, wrong) || len(now) != len(wrong) {
+		t.Errorf("no new cache after the restore (%v)", err)
 	}
 	stop(t, r)
 }

@@ -205,14 +205,14 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 // --unprivileged, the only mode in which it reads its cache from a
 // directory stasis names (kdat.go).
 func kdatEnv(j *RestoreJob) (bool, []string) {
-	useKdat, why := false, "off"
+	dir, why := "", "off"
 	if !j.NoKdat {
-		useKdat, why = kdatUsable(j.KdatDir, j.CRIU)
+		dir, why = kdatUsable(j.KdatDir, j.CRIU)
 	}
 	env := withoutXDG(os.Environ())
-	if useKdat {
+	if dir != "" {
 		j.Kdat = "cache"
-		return true, append(env, "XDG_RUNTIME_DIR="+j.KdatDir)
+		return true, append(env, "XDG_RUNTIME_DIR="+dir)
 	}
 	j.Kdat = "probe (" + why + ")"
 	return false, env

@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -75,7 +77,11 @@ func kdatKey(criu string) (string, error) {
 		}
 		fmt.Fprintf(&b, "%s %s\n", f, bytes.TrimSpace(v))
 	}
-	caps, err := procStatus("Uid:", "Gid:", "CapEff:", "CapBnd:", "Seccomp:")
+	// Seccomp and Seccomp_filters: a filter can make a probe fail (Docker's
+	// default profile answers clone3 with ENOSYS). Two different filters
+	// of the same count look alike here; a restore that fails with the
+	// cache is retried without it.
+	caps, err := procStatus("Uid:", "Gid:", "CapEff:", "CapBnd:", "Seccomp")
 	if err != nil {
 		return "", err
 	}
@@ -132,82 +138,126 @@ func criuBinaries(criu string) []string {
 	return files
 }
 
-// kdatUsable says whether dir holds a cache made under the key this start
-// computes. Anything else (no key, another key, no cache file, a file CRIU
-// would call stale) is a full probe, and a stale cache is removed.
-func kdatUsable(dir, criu string) (bool, string) {
-	if dir == "" {
-		return false, "no image directory"
+// kdatSub is the cache's directory for one key: base/<first 16 hex digits
+// of the key's SHA-256>. Caches made under different conditions (Docker's
+// checkpoint container runs without seccomp, its restores with the default
+// profile) live side by side, and one being written never replaces another
+// being read.
+func kdatSub(base, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(base, hex.EncodeToString(sum[:8]))
+}
+
+// kdatUsable returns the directory under base holding a cache made under
+// the key this start computes, or why there is none: anything but the same
+// key and a cache file is a full probe.
+func kdatUsable(base, criu string) (string, string) {
+	if base == "" {
+		return "", "no image directory"
 	}
 	key, err := kdatKey(criu)
 	if err != nil {
-		return false, err.Error()
+		return "", err.Error()
 	}
+	dir := kdatSub(base, key)
 	old, err := os.ReadFile(filepath.Join(dir, kdatKeyName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, "no cache yet"
+		return "", "none made under this kernel, boot, CRIU and privileges"
 	}
 	if err != nil || string(old) != key {
-		_ = os.Remove(filepath.Join(dir, KdatName))
-		_ = os.Remove(filepath.Join(dir, kdatKeyName))
-		return false, "made under another kernel, boot, CRIU or set of privileges"
+		return "", "made under another kernel, boot, CRIU or set of privileges"
 	}
 	if fi, err := os.Stat(filepath.Join(dir, KdatName)); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
-		return false, "no cache file"
+		return "", "no cache file"
 	}
-	return true, ""
+	return dir, ""
 }
 
-// DropKdat removes stasis's kerndat cache (after a restore with it failed).
-func DropKdat(dir string) {
-	if dir != "" {
+// DropKdat removes the cache this start would use (after a restore with it
+// failed): its key first, so that it is never used again half-removed.
+func DropKdat(base, criu string) {
+	if base == "" {
+		return
+	}
+	if key, err := kdatKey(criu); err == nil {
+		dir := kdatSub(base, key)
 		_ = os.Remove(filepath.Join(dir, kdatKeyName))
-		_ = os.Remove(filepath.Join(dir, KdatName))
+		_ = os.RemoveAll(dir)
 	}
 }
 
-// MakeKdat has CRIU probe the kernel once and keeps the result in dir under
-// this start's key: `criu check --unprivileged` with XDG_RUNTIME_DIR on a
-// tmpfs (CRIU saves its cache nowhere else), then copied. The key is computed
-// before the probe and again after it: a change in between keeps nothing.
-func MakeKdat(ctx context.Context, h Host, criu, dir string) error {
+// MakeKdat has CRIU probe the kernel once and keeps the result under base
+// for this start's key: `criu check --unprivileged` with XDG_RUNTIME_DIR on
+// a tmpfs (CRIU saves its cache nowhere else), then copied. The key is
+// computed before the probe and again after it: a change in between keeps
+// nothing. Caches of earlier boots go.
+func MakeKdat(ctx context.Context, h Host, criu, base string) error {
 	key, err := kdatKey(criu)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(tmpfsDir(dir), ".stasis-kdat-")
+	b, err := probeKdat(ctx, h, criu, base)
 	if err != nil {
-		return fmt.Errorf("make a tmpfs directory for CRIU's kerndat cache: %w", err)
+		return err
+	}
+	if again, err := kdatKey(criu); err != nil || again != key {
+		return errors.New("the kerndat cache key changed during the probe")
+	}
+	pruneKdat(base, key)
+	dir := kdatSub(base, key)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("kerndat cache: %w", err)
+	}
+	_ = os.Remove(filepath.Join(dir, kdatKeyName))
+	if err := writeAtomic(filepath.Join(dir, KdatName), b); err != nil {
+		return err
+	}
+	// The key last: a cache without it is never used.
+	return writeAtomic(filepath.Join(dir, kdatKeyName), []byte(key))
+}
+
+// probeKdat runs `criu check --unprivileged` with XDG_RUNTIME_DIR on a
+// tmpfs and returns the cache CRIU wrote there.
+func probeKdat(ctx context.Context, h Host, criu, base string) ([]byte, error) {
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return nil, fmt.Errorf("kerndat cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(tmpfsDir(base), ".stasis-kdat-")
+	if err != nil {
+		return nil, fmt.Errorf("make a tmpfs directory for CRIU's kerndat cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	cmd := exec.Command(criu, "check", "--unprivileged", "-o", filepath.Join(tmp, "check.log"))
 	cmd.Env = append(withoutXDG(os.Environ()), "XDG_RUNTIME_DIR="+tmp)
 	p, err := h.Start(cmd)
 	if err != nil {
-		return fmt.Errorf("start criu check: %w", err)
+		return nil, fmt.Errorf("start criu check: %w", err)
 	}
 	select {
 	case <-p.Done():
 	case <-ctx.Done():
 		killWait(p)
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	b, err := os.ReadFile(filepath.Join(tmp, KdatName))
 	if err != nil {
-		return fmt.Errorf("criu check wrote no kerndat cache: %w", err)
+		return nil, fmt.Errorf("criu check wrote no kerndat cache: %w", err)
 	}
-	if again, err := kdatKey(criu); err != nil || again != key {
-		return errors.New("the kerndat cache key changed during the probe")
+	return b, nil
+}
+
+// pruneKdat removes the caches under base made in another boot: they can
+// never be used again.
+func pruneKdat(base, key string) {
+	boot, _, _ := strings.Cut(key, "\n") // the key's first line: the boot id
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		dir := filepath.Join(base, e.Name())
+		old, err := os.ReadFile(filepath.Join(dir, kdatKeyName))
+		if e.IsDir() && err == nil && !strings.HasPrefix(string(old), boot+"\n") {
+			_ = os.RemoveAll(dir)
+		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("kerndat cache: %w", err)
-	}
-	DropKdat(dir)
-	if err := writeAtomic(filepath.Join(dir, KdatName), b); err != nil {
-		return err
-	}
-	// The key last: a cache without it is never used.
-	return writeAtomic(filepath.Join(dir, kdatKeyName), []byte(key))
 }
 
 // tmpfsDir is dir itself when it is on a tmpfs, else /dev/shm (a tmpfs in

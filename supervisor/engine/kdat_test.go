@@ -9,37 +9,38 @@ import (
 	"time"
 )
 
-// kdatFixture is a cache directory holding a cache made under this
-// process's key, for a stand-in criu binary (only its path, size and time
-// enter the key).
-func kdatFixture(t *testing.T) (dir, criu string) {
+// kdatFixture is an image directory's cache base holding a cache made
+// under this process's key, for a stand-in criu binary (only its path, size
+// and time enter the key); sub is the cache's own directory.
+func kdatFixture(t *testing.T) (base, criu, sub string) {
 	t.Helper()
-	base := t.TempDir()
-	criu = filepath.Join(base, "criu")
+	dir := t.TempDir()
+	criu = filepath.Join(dir, "criu")
 	if err := os.WriteFile(criu, []byte("\x7fELF stand-in"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dir = filepath.Join(base, "criu-kdat")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	base = filepath.Join(dir, ".stasis-kdat")
 	key, err := kdatKey(criu)
 	if err != nil {
 		t.Skipf("no kerndat key here: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, KdatName), make([]byte, 912), 0o600); err != nil {
+	sub = kdatSub(base, key)
+	if err := os.MkdirAll(sub, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, kdatKeyName), []byte(key), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(sub, KdatName), make([]byte, 912), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return dir, criu
+	if err := os.WriteFile(filepath.Join(sub, kdatKeyName), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return base, criu, sub
 }
 
 // The key names what CRIU's cache depends on and CRIU does not check
 // (criu/kerndat.c trusts any file of the right size with its magics).
 func TestKdatKeyNamesItsFacts(t *testing.T) {
-	_, criu := kdatFixture(t)
+	_, criu, _ := kdatFixture(t)
 	key, _ := kdatKey(criu)
 	for _, want := range []string{"boot_id", "osrelease", "nr_open", "mmap_min_addr", "CapEff:", "Uid:", "criu " + criu, "ipv6 ", "iptables "} {
 		if !strings.Contains(key, want) {
@@ -50,63 +51,83 @@ func TestKdatKeyNamesItsFacts(t *testing.T) {
 
 func TestKdatUsable(t *testing.T) {
 	t.Run("made under this key", func(t *testing.T) {
-		dir, criu := kdatFixture(t)
-		if ok, why := kdatUsable(dir, criu); !ok {
+		base, criu, sub := kdatFixture(t)
+		if dir, why := kdatUsable(base, criu); dir != sub {
 			t.Fatalf("not usable: %s", why)
 		}
 	})
-	t.Run("another boot, kernel or privileges", func(t *testing.T) {
-		dir, criu := kdatFixture(t)
-		key, _ := os.ReadFile(filepath.Join(dir, kdatKeyName))
+	t.Run("a key that differs in its directory", func(t *testing.T) {
+		base, criu, sub := kdatFixture(t)
+		key, _ := os.ReadFile(filepath.Join(sub, kdatKeyName))
 		other := strings.Replace(string(key), "CapEff:", "CapEff: 0 was", 1)
-		os.WriteFile(filepath.Join(dir, kdatKeyName), []byte(other), 0o600)
-		if ok, _ := kdatUsable(dir, criu); ok {
+		os.WriteFile(filepath.Join(sub, kdatKeyName), []byte(other), 0o600)
+		if dir, _ := kdatUsable(base, criu); dir != "" {
 			t.Fatal("a cache made under another key is used")
-		}
-		if _, err := os.Stat(filepath.Join(dir, KdatName)); err == nil {
-			t.Fatal("the stale cache is kept")
 		}
 	})
 	t.Run("another criu binary", func(t *testing.T) {
-		dir, criu := kdatFixture(t)
+		base, criu, _ := kdatFixture(t)
 		later := time.Now().Add(time.Hour)
 		os.Chtimes(criu, later, later)
-		if ok, _ := kdatUsable(dir, criu); ok {
+		if dir, _ := kdatUsable(base, criu); dir != "" {
 			t.Fatal("a cache made by another criu is used")
 		}
 	})
 	t.Run("no key", func(t *testing.T) {
-		dir, criu := kdatFixture(t)
-		os.Remove(filepath.Join(dir, kdatKeyName))
-		if ok, _ := kdatUsable(dir, criu); ok {
+		base, criu, sub := kdatFixture(t)
+		os.Remove(filepath.Join(sub, kdatKeyName))
+		if dir, _ := kdatUsable(base, criu); dir != "" {
 			t.Fatal("a cache without its key is used")
 		}
 	})
 	t.Run("no cache file", func(t *testing.T) {
-		dir, criu := kdatFixture(t)
-		os.Remove(filepath.Join(dir, KdatName))
-		if ok, _ := kdatUsable(dir, criu); ok {
+		base, criu, sub := kdatFixture(t)
+		os.Remove(filepath.Join(sub, KdatName))
+		if dir, _ := kdatUsable(base, criu); dir != "" {
 			t.Fatal("a key without a cache is used")
 		}
 	})
+	t.Run("dropped", func(t *testing.T) {
+		base, criu, _ := kdatFixture(t)
+		DropKdat(base, criu)
+		if dir, _ := kdatUsable(base, criu); dir != "" {
+			t.Fatal("a dropped cache is used")
+		}
+	})
 	t.Run("no directory", func(t *testing.T) {
-		if ok, _ := kdatUsable("", "/bin/true"); ok {
+		if dir, _ := kdatUsable("", "/bin/true"); dir != "" {
 			t.Fatal("used without a directory")
 		}
 	})
 }
 
+// Caches of another boot go when a new one is made; this boot's stay.
+func TestPruneKdat(t *testing.T) {
+	base, criu, sub := kdatFixture(t)
+	old := filepath.Join(base, "0123456789abcdef")
+	os.MkdirAll(old, 0o700)
+	os.WriteFile(filepath.Join(old, kdatKeyName), []byte("/proc/sys/kernel/random/boot_id another-boot\n"), 0o600)
+	key, _ := kdatKey(criu)
+	pruneKdat(base, key)
+	if _, err := os.Stat(old); err == nil {
+		t.Error("another boot's cache is kept")
+	}
+	if _, err := os.Stat(sub); err != nil {
+		t.Errorf("this boot's cache is gone: %v", err)
+	}
+}
+
 // Without stasis's cache, CRIU must not load one from an inherited
 // XDG_RUNTIME_DIR (--unprivileged reads $XDG_RUNTIME_DIR/criu.kdat unchecked).
 func TestKdatEnv(t *testing.T) {
-	dir, criu := kdatFixture(t)
+	base, criu, sub := kdatFixture(t)
 	t.Setenv("XDG_RUNTIME_DIR", "/run/user/0")
-	j := &RestoreJob{Options: Options{CRIU: criu}, KdatDir: dir}
+	j := &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base}
 	use, env := kdatEnv(j)
-	if !use || j.Kdat != "cache" || !slices.Contains(env, "XDG_RUNTIME_DIR="+dir) || slices.Contains(env, "XDG_RUNTIME_DIR=/run/user/0") {
+	if !use || j.Kdat != "cache" || !slices.Contains(env, "XDG_RUNTIME_DIR="+sub) || slices.Contains(env, "XDG_RUNTIME_DIR=/run/user/0") {
 		t.Fatalf("with the cache: use %t, kdat %q, env %v", use, j.Kdat, xdg(env))
 	}
-	j = &RestoreJob{Options: Options{CRIU: criu}, KdatDir: dir, NoKdat: true}
+	j = &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base, NoKdat: true}
 	use, env = kdatEnv(j)
 	if use || !strings.HasPrefix(j.Kdat, "probe") || len(xdg(env)) != 0 {
 		t.Fatalf("without: use %t, kdat %q, env %v", use, j.Kdat, xdg(env))
