@@ -119,7 +119,12 @@ func TestRestoreWithWrongKdatCache(t *testing.T) {
 	if n := restoredCount(t, s, r); n <= count {
 		t.Fatalf("GET /count = %d after a checkpoint at %d: not restored\nstderr: %s", n, count, r.stderr.String())
 	}
+	// The JVM answers as it resumes, a moment before CRIU exits.
 	st := statusJSON(t, s.state)
+	for deadline := time.Now().Add(10 * time.Second); st.Start == "" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		st = statusJSON(t, s.state)
+	}
 	if st.Start != supervisor.StartRestored || st.Restore == nil || !st.Restore.KdatRetried || !strings.HasPrefix(st.Restore.Kdat, "probe") {
 		t.Errorf("status %+v %+v: want restored after a retry with a full probe", st, st.Restore)
 	}
