@@ -55,7 +55,7 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 		st.Restore = rp
 	})
 	s.watchReadiness(ctx, ph, start)
-	if eng.FIFOStdio() && strings.HasPrefix(rp.Kdat, "probe") {
+	if eng.FIFOStdio() && strings.HasPrefix(rp.Kdat, "probe") && !rp.kdatSaved {
 		go s.makeKdatLater(ctx, ph)
 	}
 	// A stop that came as the restore finished reaches the JVM, which is the
@@ -153,7 +153,7 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
 	}
 	p, err := eng.Restore(rctx, job)
-	rp.Kdat, rp.VerifyMS, rp.VerifyHeld = job.Kdat, job.VerifyMS, job.VerifyHeld
+	rp.Kdat, rp.VerifyMS, rp.VerifyHeld, rp.kdatSaved = job.Kdat, job.VerifyMS, job.VerifyHeld, job.KdatSaved
 	return p, err
 }
 
@@ -312,10 +312,10 @@ func (s *Supervisor) watchReadiness(ctx context.Context, ph *Phases, start time.
 const kdatLater = 5 * time.Second
 
 // makeKdatLater makes the kerndat cache after a restore that had none that
-// fit (a checkpoint under other privileges: Docker's checkpoint container
-// runs without seccomp, its restores with the default profile), where the
-// image directory is writable (a volume): the next restore under the same
-// conditions then uses it. In a read-only image directory it does nothing.
+// fit and whose CRIU saved none (a privileged restore: CRIU writes only
+// /run/criu.kdat then), where the image directory is writable (a volume):
+// the next restore under the same conditions then uses it. In a read-only
+// image directory it does nothing.
 func (s *Supervisor) makeKdatLater(ctx context.Context, ph *Phases) {
 	select {
 	case <-time.After(kdatLater):

@@ -171,9 +171,17 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	logPath := filepath.Join(j.WorkDir, logName)
 	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
 	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
-	useKdat, env := kdatEnv(j)
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, useKdat || !haveCap(capNetAdmin))
+	unprivileged := !haveCap(capNetAdmin)
+	useKdat, env, fresh := kdatEnv(j, unprivileged)
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, useKdat || unprivileged)
 	err := runHeld(ctx, j, argv, env, logPath)
+	if fresh != "" {
+		// CRIU probed in full and saved its cache there: keep it.
+		if err == nil {
+			j.KdatSaved = keepKdat(j.KdatDir, j.CRIU, fresh) == nil
+		}
+		_ = os.RemoveAll(fresh)
+	}
 	// Only the restored JVM holds the write ends now: its exit brings EOF.
 	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {
 		j.Log.Warn("close stasis's copies of the JVM's stdio", "err", cerr)
@@ -203,19 +211,27 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 
 // kdatEnv is criu's environment: with stasis's kerndat cache, CRIU runs
 // --unprivileged, the only mode in which it reads its cache from a
-// directory stasis names (kdat.go).
-func kdatEnv(j *RestoreJob) (bool, []string) {
+// directory stasis names (kdat.go). Without one, a restore that runs
+// --unprivileged anyway (no CAP_NET_ADMIN: Docker's default) gets a fresh
+// directory on a tmpfs, where CRIU saves the cache it makes: fresh, for
+// keepKdat once the restore succeeded.
+func kdatEnv(j *RestoreJob, unprivileged bool) (use bool, env []string, fresh string) {
 	dir, why := "", "off"
 	if !j.NoKdat {
 		dir, why = kdatUsable(j.KdatDir, j.CRIU)
 	}
-	env := withoutXDG(os.Environ())
+	env = withoutXDG(os.Environ())
 	if dir != "" {
 		j.Kdat = "cache"
-		return true, append(env, "XDG_RUNTIME_DIR="+dir)
+		return true, append(env, "XDG_RUNTIME_DIR="+dir), ""
 	}
 	j.Kdat = "probe (" + why + ")"
-	return false, env
+	if unprivileged && j.KdatDir != "" && !j.NoKdat {
+		if tmp, err := os.MkdirTemp(tmpfsDir(j.WorkDir), ".stasis-kdat-"); err == nil {
+			return false, append(env, "XDG_RUNTIME_DIR="+tmp), tmp
+		}
+	}
+	return false, env, ""
 }
 
 // VerifyError is an image whose checksums do not match its manifest: the

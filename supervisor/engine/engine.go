@@ -110,8 +110,10 @@ type RestoreJob struct {
 	// NoKdat makes this restore probe in full (the retry after a failure).
 	KdatDir string
 	NoKdat  bool
-	// Kdat is set by a restore that runs criu: "cache", or "probe (why)".
-	Kdat string
+	// Kdat is set by a restore that runs criu: "cache", or "probe (why)";
+	// KdatSaved: the full probe's result was kept for the next restores.
+	Kdat      string
+	KdatSaved bool
 	// Verify checks the image's checksums. A restore that runs criu runs it
 	// while CRIU restores, holding the restored tasks until its verdict
 	// (hold.go), and reports VerifyMS and VerifyHeld; nil: checked already.

@@ -203,6 +203,15 @@ func MakeKdat(ctx context.Context, h Host, criu, base string) error {
 	if again, err := kdatKey(criu); err != nil || again != key {
 		return errors.New("the kerndat cache key changed during the probe")
 	}
+	return storeKdat(base, criu, b)
+}
+
+// storeKdat writes a cache CRIU made under base, for this start's key.
+func storeKdat(base, criu string, b []byte) error {
+	key, err := kdatKey(criu)
+	if err != nil {
+		return err
+	}
 	pruneKdat(base, key)
 	dir := kdatSub(base, key)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -214,6 +223,16 @@ func MakeKdat(ctx context.Context, h Host, criu, base string) error {
 	}
 	// The key last: a cache without it is never used.
 	return writeAtomic(filepath.Join(dir, kdatKeyName), []byte(key))
+}
+
+// keepKdat stores the cache CRIU saved in fresh (a restore's tmpfs
+// XDG_RUNTIME_DIR) under base for this start's key, where base is writable.
+func keepKdat(base, criu, fresh string) error {
+	b, err := os.ReadFile(filepath.Join(fresh, KdatName))
+	if err != nil {
+		return err
+	}
+	return storeKdat(base, criu, b)
 }
 
 // probeKdat runs `criu check --unprivileged` with XDG_RUNTIME_DIR on a

@@ -123,14 +123,38 @@ func TestKdatEnv(t *testing.T) {
 	base, criu, sub := kdatFixture(t)
 	t.Setenv("XDG_RUNTIME_DIR", "/run/user/0")
 	j := &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base}
-	use, env := kdatEnv(j)
+	use, env, _ := kdatEnv(j, false)
 	if !use || j.Kdat != "cache" || !slices.Contains(env, "XDG_RUNTIME_DIR="+sub) || slices.Contains(env, "XDG_RUNTIME_DIR=/run/user/0") {
 		t.Fatalf("with the cache: use %t, kdat %q, env %v", use, j.Kdat, xdg(env))
 	}
 	j = &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base, NoKdat: true}
-	use, env = kdatEnv(j)
+	use, env, _ = kdatEnv(j, false)
 	if use || !strings.HasPrefix(j.Kdat, "probe") || len(xdg(env)) != 0 {
 		t.Fatalf("without: use %t, kdat %q, env %v", use, j.Kdat, xdg(env))
+	}
+}
+
+// A restore that runs --unprivileged without a cache lets CRIU save the one
+// it makes in a fresh directory, and keepKdat stores it for the next.
+func TestKdatKeptFromARestore(t *testing.T) {
+	base, criu, _ := kdatFixture(t)
+	DropKdat(base, criu)
+	j := &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base, WorkDir: t.TempDir()}
+	use, env, fresh := kdatEnv(j, true)
+	if use || fresh == "" || !slices.Contains(env, "XDG_RUNTIME_DIR="+fresh) {
+		t.Fatalf("use %t, fresh %q, env %v", use, fresh, xdg(env))
+	}
+	defer os.RemoveAll(fresh)
+	os.WriteFile(filepath.Join(fresh, KdatName), []byte("as CRIU saved it"), 0o600)
+	if err := keepKdat(base, criu, fresh); err != nil {
+		t.Fatal(err)
+	}
+	dir, why := kdatUsable(base, criu)
+	if dir == "" {
+		t.Fatalf("not kept: %s", why)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, KdatName)); string(b) != "as CRIU saved it" {
+		t.Fatalf("kept %q", b)
 	}
 }
 
