@@ -41,8 +41,9 @@ func BenchmarkPodmanFirstAnswer(b *testing.B) {
 			return podmanFirstAnswer(b, name, p, nil, args...)
 		}},
 		{"podman-restore", func(i int) time.Duration {
-			name := fmt.Sprintf("%s-prestore-%d", prefix, i)
-			return podmanFirstAnswer(b, name, port, path, "container", "restore", "--tcp-established", "--import", export, "--name", name)
+			// Under the exported container's own name (podman refuses --name with
+			// --tcp-established), removed after each round.
+			return podmanFirstAnswer(b, prefix+"-pexport", port, path, "container", "restore", "--tcp-established", "--import", export)
 		}},
 	}
 	t := map[string][]time.Duration{}
