@@ -39,6 +39,7 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 		// A wrong cache must not cost the restore: drop it, probe in full.
 		s.log.Warn("the restore with CRIU's cached kernel probe failed: dropping the cache and retrying once with a full probe", "err", err)
 		engine.DropKdat(kdatDir(ph), ph.Opt.CRIU)
+		engine.DropKdat(filepath.Join(ph.StateDir, "kerndat"), ph.Opt.CRIU)
 		rp.KdatRetried = true
 		p, set, err = s.restoreOnce(ctx, ph, eng, m, rp, true)
 	}
@@ -55,9 +56,6 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 		st.Restore = rp
 	})
 	s.watchReadiness(ctx, ph, start)
-	if eng.FIFOStdio() && strings.HasPrefix(rp.Kdat, "probe") && !rp.kdatSaved {
-		go s.makeKdatLater(ctx, ph)
-	}
 	// A stop that came as the restore finished reaches the JVM, which is the
 	// application now: Supervise forwards the signal waiting for it.
 	ws := s.Supervise(ctx, p)
@@ -145,7 +143,7 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 	}()
 	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
 		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log,
-		KdatDir: kdatDir(ph), NoKdat: noKdat}
+		KdatDir: kdatDir(ph), KdatSave: filepath.Join(ph.StateDir, "kerndat"), NoKdat: noKdat}
 	if eng.FIFOStdio() && !ph.ChecksumsBeforeCRIU {
 		job.Verify = func() error { return m.VerifySums(ph.Opt.Dir) }
 	}
@@ -153,7 +151,7 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
 	}
 	p, err := eng.Restore(rctx, job)
-	rp.Kdat, rp.VerifyMS, rp.VerifyHeld, rp.kdatSaved = job.Kdat, job.VerifyMS, job.VerifyHeld, job.KdatSaved
+	rp.Kdat, rp.VerifyMS, rp.VerifyHeld = job.Kdat, job.VerifyMS, job.VerifyHeld
 	return p, err
 }
 
@@ -304,32 +302,4 @@ func (s *Supervisor) watchReadiness(ctx context.Context, ph *Phases, start time.
 			time.Sleep(readyPoll)
 		}
 	}()
-}
-
-// kdatLater is how long after a restore that probed the kernel in full
-// stasis waits before it makes the cache for the next restores: the first
-// requests come first.
-const kdatLater = 5 * time.Second
-
-// makeKdatLater makes the kerndat cache after a restore that had none that
-// fit and whose CRIU saved none (a privileged restore: CRIU writes only
-// /run/criu.kdat then), where the image directory is writable (a volume):
-// the next restore under the same conditions then uses it. In a read-only
-// image directory it does nothing.
-func (s *Supervisor) makeKdatLater(ctx context.Context, ph *Phases) {
-	select {
-	case <-time.After(kdatLater):
-	case <-s.StopRequested():
-		return
-	case <-ctx.Done():
-		return
-	}
-	if unix.Access(ph.Opt.Dir, unix.W_OK) != nil {
-		return
-	}
-	if err := engine.MakeKdat(ctx, s, ph.Opt.CRIU, kdatDir(ph)); err != nil {
-		s.log.Info("no kerndat cache for the next restores", "err", err)
-		return
-	}
-	s.log.Info("kerndat cache made for the next restores", "dir", kdatDir(ph))
 }

@@ -56,7 +56,6 @@ type RestorePhases struct {
 	VerifyHeld  bool   `json:"checksums_during_criu"`
 	Kdat        string `json:"kerndat,omitempty"` // CRIU's kernel probe: "cache", or "probe (why)"
 	KdatRetried bool   `json:"kerndat_retried,omitempty"`
-	kdatSaved   bool   // the full probe was kept: no need to make the cache later
 }
 
 // State is the live Status, shared between the phases and the control

@@ -131,14 +131,8 @@ func TestRestoreWithWrongKdatCache(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "retrying once with a full probe") {
 		t.Errorf("the retry is not logged:\n%s", r.stderr.String())
 	}
-	// Dropped; a later one (made 5 s after this restore) is CRIU's own.
-	if now, err := os.ReadFile(cache); err == nil && bytes.Equal(now, wrong) {
+	if _, err := os.Stat(cache); err == nil {
 		t.Error("the wrong cache is kept")
-	}
-	// A restore that probed in full leaves a cache for the next one.
-	r.waitOutput(t, "kerndat cache made for the next restores", 30*time.Second)
-	if now, err := os.ReadFile(cache); err != nil || bytes.Equal(now, wrong) || len(now) != len(wrong) {
-		t.Errorf("no new cache after the restore (%v)", err)
 	}
 	stop(t, r)
 }

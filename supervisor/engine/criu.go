@@ -178,7 +178,7 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	if fresh != "" {
 		// CRIU probed in full and saved its cache there: keep it.
 		if err == nil {
-			j.KdatSaved = keepKdat(j.KdatDir, j.CRIU, fresh) == nil
+			_ = keepKdat(j.KdatSave, j.CRIU, fresh)
 		}
 		_ = os.RemoveAll(fresh)
 	}
@@ -214,11 +214,16 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 // directory stasis names (kdat.go). Without one, a restore that runs
 // --unprivileged anyway (no CAP_NET_ADMIN: Docker's default) gets a fresh
 // directory on a tmpfs, where CRIU saves the cache it makes: fresh, for
-// keepKdat once the restore succeeded.
+// keepKdat (into KdatSave, the state directory) once the restore succeeded.
 func kdatEnv(j *RestoreJob, unprivileged bool) (use bool, env []string, fresh string) {
 	dir, why := "", "off"
 	if !j.NoKdat {
 		dir, why = kdatUsable(j.KdatDir, j.CRIU)
+		if dir == "" && j.KdatSave != "" {
+			if saved, _ := kdatUsable(j.KdatSave, j.CRIU); saved != "" {
+				dir = saved
+			}
+		}
 	}
 	env = withoutXDG(os.Environ())
 	if dir != "" {
@@ -226,7 +231,7 @@ func kdatEnv(j *RestoreJob, unprivileged bool) (use bool, env []string, fresh st
 		return true, append(env, "XDG_RUNTIME_DIR="+dir), ""
 	}
 	j.Kdat = "probe (" + why + ")"
-	if unprivileged && j.KdatDir != "" && !j.NoKdat {
+	if unprivileged && j.KdatSave != "" && !j.NoKdat {
 		if tmp, err := os.MkdirTemp(tmpfsDir(j.WorkDir), ".stasis-kdat-"); err == nil {
 			return false, append(env, "XDG_RUNTIME_DIR="+tmp), tmp
 		}

@@ -106,14 +106,17 @@ type RestoreJob struct {
 	// StdioPipes are the inodes of the pipes that were the JVM's stdout and
 	// stderr at checkpoint (from the manifest).
 	StdioPipes [2]uint64
-	// KdatDir is stasis's kerndat cache for CRIU (kdat.go), "" for none;
+	// KdatDir is stasis's kerndat cache for CRIU (kdat.go) beside the
+	// image, made by the checkpoint run, "" for none;
 	// NoKdat makes this restore probe in full (the retry after a failure).
 	KdatDir string
 	NoKdat  bool
-	// Kdat is set by a restore that runs criu: "cache", or "probe (why)";
-	// KdatSaved: the full probe's result was kept for the next restores.
-	Kdat      string
-	KdatSaved bool
+	// KdatSave is where a restore that probed in full keeps what CRIU saved
+	// (the state directory: a restore writes nothing in the image
+	// directory), and where the next restore looks after KdatDir.
+	KdatSave string
+	// Kdat is set by a restore that runs criu: "cache", or "probe (why)".
+	Kdat string
 	// Verify checks the image's checksums. A restore that runs criu runs it
 	// while CRIU restores, holding the restored tasks until its verdict
 	// (hold.go), and reports VerifyMS and VerifyHeld; nil: checked already.

@@ -135,26 +135,36 @@ func TestKdatEnv(t *testing.T) {
 }
 
 // A restore that runs --unprivileged without a cache lets CRIU save the one
-// it makes in a fresh directory, and keepKdat stores it for the next.
+// it makes in a fresh directory, and keepKdat stores it for the next, in
+// the state directory (a restore writes nothing in the image directory),
+// where kdatEnv finds it.
 func TestKdatKeptFromARestore(t *testing.T) {
 	base, criu, _ := kdatFixture(t)
 	DropKdat(base, criu)
-	j := &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base, WorkDir: t.TempDir()}
+	save := filepath.Join(t.TempDir(), "kerndat")
+	j := &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base, KdatSave: save, WorkDir: t.TempDir()}
 	use, env, fresh := kdatEnv(j, true)
 	if use || fresh == "" || !slices.Contains(env, "XDG_RUNTIME_DIR="+fresh) {
 		t.Fatalf("use %t, fresh %q, env %v", use, fresh, xdg(env))
 	}
 	defer os.RemoveAll(fresh)
 	os.WriteFile(filepath.Join(fresh, KdatName), []byte("as CRIU saved it"), 0o600)
-	if err := keepKdat(base, criu, fresh); err != nil {
+	if err := keepKdat(save, criu, fresh); err != nil {
 		t.Fatal(err)
 	}
-	dir, why := kdatUsable(base, criu)
+	if dir, _ := kdatUsable(base, criu); dir != "" {
+		t.Fatal("a restore wrote into the image directory")
+	}
+	dir, why := kdatUsable(save, criu)
 	if dir == "" {
 		t.Fatalf("not kept: %s", why)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, KdatName)); string(b) != "as CRIU saved it" {
 		t.Fatalf("kept %q", b)
+	}
+	j = &RestoreJob{Options: Options{CRIU: criu}, KdatDir: base, KdatSave: save, WorkDir: t.TempDir()}
+	if use, env, _ := kdatEnv(j, true); !use || !slices.Contains(env, "XDG_RUNTIME_DIR="+dir) {
+		t.Fatalf("the next restore does not use it: %v", xdg(env))
 	}
 }
 
