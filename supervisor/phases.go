@@ -43,6 +43,9 @@ type Phases struct {
 	// Environ is stasis's environment, which the JVM inherits: the
 	// manifest records it (names and hashed values) and a restore compares.
 	Environ map[string]string
+	// Started is when stasis's main began: a restore reports the time from
+	// there to its own start (stasis's start-up). Zero: not reported.
+	Started time.Time
 	// EnvMatch (STASIS_RESTORE_ENV_MATCH) names variables whose value must
 	// be the checkpoint's: otherwise the start is cold instead of restored.
 	EnvMatch []string

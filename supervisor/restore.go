@@ -33,6 +33,9 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 		return err
 	}
 	rp := &RestorePhases{CheckMS: time.Since(start).Milliseconds()}
+	if !ph.Started.IsZero() {
+		rp.StartupMS = start.Sub(ph.Started).Milliseconds()
+	}
 	criuStart := time.Now()
 	p, set, err := s.restoreOnce(ctx, ph, eng, m, rp, false)
 	if err != nil && errors.Is(err, engine.ErrKdatCache) && !s.Stopping() {
@@ -48,7 +51,7 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	}
 	rp.CRIUMS = time.Since(criuStart).Milliseconds()
 	ms := time.Since(start).Milliseconds()
-	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "check_ms", rp.CheckMS,
+	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "startup_ms", rp.StartupMS, "check_ms", rp.CheckMS,
 		"criu_ms", rp.CRIUMS, "checksums_ms", rp.VerifyMS, "checksums_during_criu", rp.VerifyHeld,
 		"kerndat", rp.Kdat, "image_dir", ph.Opt.Dir)
 	s.State.update(func(st *Status) {

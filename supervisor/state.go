@@ -47,9 +47,10 @@ type Status struct {
 // and the first answer of the readiness probe (STASIS_CHECKPOINT_ON's http
 // or tcp probe), which comes later and only when one is configured.
 type RestorePhases struct {
-	CheckMS int64 `json:"check_ms"`
-	CRIUMS  int64 `json:"criu_ms"`
-	ReadyMS int64 `json:"ready_ms,omitempty"`
+	StartupMS int64 `json:"startup_ms"` // stasis's own start, before the restore phase
+	CheckMS   int64 `json:"check_ms"`
+	CRIUMS    int64 `json:"criu_ms"`
+	ReadyMS   int64 `json:"ready_ms,omitempty"`
 	// VerifyMS is the checksums' time; VerifyHeld: they ran during CRIU's
 	// restore, the restored JVM held until they passed (else before it).
 	VerifyMS    int64  `json:"checksums_ms"`

@@ -35,6 +35,7 @@ func main() {
 // run is stasis as a function of its arguments and environment, and returns
 // the exit status; exitCode chooses it in one place.
 func run(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	started := time.Now()
 	if len(args) > 0 {
 		if sub, ok := subcommands[args[0]]; ok {
 			return sub(args[1:], environ, stdout, stderr)
@@ -62,6 +63,7 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
+	ph.Started = started
 	lw := newLogWriter(stderr)
 	log := newLogger(cfg, stderr, lw)
 	if ph.Engine != nil && ph.Engine.Name() == "openj9" && cfg.Mode != "restore" {

@@ -23,8 +23,9 @@ import (
 //	start          cold, restored, cold-after-restore-failure (absent before the JVM runs)
 //	restore_ms     how long the restore took, from the decision to the running JVM
 //	restore_error  why the restore failed, when it did
-//	restore        a successful restore's phases, in ms from its start:
-//	               check_ms (manifest, sizes, PID), criu_ms (the engine's
+//	restore        a successful restore's phases, in ms: startup_ms (stasis's
+//	               own start, before the restore), then from the restore's
+//	               start: check_ms (manifest, sizes, PID), criu_ms (the engine's
 //	               restore), ready_ms (first answer of the http or tcp probe
 //	               of STASIS_CHECKPOINT_ON; absent without one or until then),
 //	               checksums_ms and checksums_during_criu (true: they ran

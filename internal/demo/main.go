@@ -143,6 +143,7 @@ func (d *demo) startAndMeasure(env []string, ph *phases) (time.Duration, string,
 
 // phases are the restore's, as `stasis status --json` reports them.
 type phases struct {
+	StartupMS  int64  `json:"startup_ms"`
 	CheckMS    int64  `json:"check_ms"`
 	CRIUMS     int64  `json:"criu_ms"`
 	ReadyMS    int64  `json:"ready_ms"`
@@ -227,6 +228,7 @@ func (d *demo) table(cold, restored time.Duration, m *manifest, ph *phases) {
 		{"cold start to first response", ms(cold)},
 		{"restore to first response", ms(restored)},
 		{"restore is faster by", fmt.Sprintf("%.1fx", float64(cold)/float64(restored))},
+		{"restore: stasis's own start-up", fmt.Sprintf("%d ms", ph.StartupMS)},
 		{"restore: image check (manifest, sizes)", fmt.Sprintf("%d ms", ph.CheckMS)},
 		{"restore: CRIU (kerndat " + ph.Kdat + ")", fmt.Sprintf("%d ms", ph.CRIUMS)},
 		{"restore: checksums, " + during, fmt.Sprintf("%d ms", ph.VerifyMS)},
