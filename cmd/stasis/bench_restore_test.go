@@ -63,7 +63,7 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 
 	health := "--checkpoint-on=" + s.url("/health") // the demo's readiness: ready_ms
 	var cold, firstWarm, medWarm, medCold []time.Duration
-	var firstRestored, medRestored, check, criu, ready, sums []time.Duration
+	var firstRestored, medRestored, startup, check, criu, ready, sums []time.Duration
 	t := map[string][]time.Duration{}
 	variants := []struct {
 		name string
@@ -72,6 +72,7 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 		{"restored", func() time.Duration {
 			r := timeToFirstResponse(b, s, false, health)
 			firstRestored, medRestored = append(firstRestored, r.first[0]), append(medRestored, median(r.first))
+			startup = append(startup, msDur(r.phases.StartupMS))
 			check, criu = append(check, msDur(r.phases.CheckMS)), append(criu, msDur(r.phases.CRIUMS))
 			ready, sums = append(ready, msDur(r.phases.ReadyMS)), append(sums, msDur(r.phases.VerifyMS))
 			return r.ttfr
@@ -109,6 +110,7 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 	b.ReportMetric(ms(median(cold)), "cold-ms")
 	b.ReportMetric(ms(median(restored)), "restored-ms")
 	b.ReportMetric(float64(median(cold))/float64(median(restored)), "speedup-x")
+	b.ReportMetric(ms(median(startup)), "phase-startup-ms")
 	b.ReportMetric(ms(median(check)), "phase-check-ms")
 	b.ReportMetric(ms(median(criu)), "phase-criu-ms")
 	b.ReportMetric(ms(median(ready)), "phase-ready-ms")
