@@ -110,10 +110,10 @@ func startLine(st supervisor.Status) string {
 	return st.Start
 }
 
-// restorePhases is one line: check 2 ms, criu 61 ms (kerndat cache),
-// ready at 81 ms, checksums 12 ms during criu.
+// restorePhases is one line: start-up 3 ms, check 2 ms, criu 61 ms
+// (kerndat cache), ready at 81 ms, checksums 12 ms during criu.
 func restorePhases(r *supervisor.RestorePhases) string {
-	line := fmt.Sprintf("check %d ms, criu %d ms", r.CheckMS, r.CRIUMS)
+	line := fmt.Sprintf("start-up %d ms, check %d ms, criu %d ms", r.StartupMS, r.CheckMS, r.CRIUMS)
 	if r.Kdat != "" {
 		line += " (kerndat " + r.Kdat + ")"
 	}
