@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -148,7 +149,8 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log,
 		KdatDir: kdatDir(ph), KdatSave: filepath.Join(ph.StateDir, "kerndat"), NoKdat: noKdat}
 	if eng.FIFOStdio() && !ph.ChecksumsBeforeCRIU {
-		job.Verify = func() error { return m.VerifySums(ph.Opt.Dir) }
+		// CRIU restores meanwhile, mostly on one core: the checksums leave it one.
+		job.Verify = func() error { return m.VerifySumsOn(ph.Opt.Dir, runtime.GOMAXPROCS(0)-1) }
 	}
 	if m.StdioPipes != nil {
 		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}

@@ -260,14 +260,19 @@ func (m *Manifest) VerifySizes(dir string) error {
 	return nil
 }
 
-// VerifySums checks every listed file's checksum. Checksums run on every
-// core: where stasis runs CRIU, they run while CRIU restores and the
-// restored JVM waits for their verdict before it resumes.
+// VerifySums checks every listed file's checksum, on every core.
 func (m *Manifest) VerifySums(dir string) error {
+	return m.VerifySumsOn(dir, runtime.GOMAXPROCS(0))
+}
+
+// VerifySumsOn is VerifySums on at most workers cores: where stasis runs
+// CRIU, the checksums run while CRIU restores (and the restored JVM waits
+// for their verdict before it resumes), and leave CRIU a core.
+func (m *Manifest) VerifySumsOn(dir string, workers int) error {
 	errs := make([]error, len(m.Files))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+	for w := 0; w < max(workers, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
