@@ -227,7 +227,7 @@ func imageSize(b *testing.B, s *service, flags []string) int64 {
 
 type runTimes struct {
 	ttfr   time.Duration   // start of stasis to the first 200
-	first  []time.Duration // the first 10 requests of /api/orders, one by one, right away
+	first  []time.Duration // the first 10 requests of /api/orders, one by one, once the start is over
 	warm   []time.Duration // 10 requests after 4000 more (the same warm-up as the checkpoint's)
 	phases supervisor.RestorePhases
 }
@@ -254,14 +254,23 @@ func timeToFirstResponse(b *testing.B, s *service, warmToo bool, flags ...string
 		time.Sleep(time.Millisecond)
 	}
 	rt.ttfr = time.Since(start)
-	rt.first = tenRequests(b, client, s.url("/api/orders"))
-	if st := statusJSON(b, s.state); st.Restore != nil {
-		for st.Restore.ReadyMS == 0 && time.Since(start) < time.Minute {
-			time.Sleep(10 * time.Millisecond)
-			st = statusJSON(b, s.state)
+	// The first requests come after the restore: once stasis says how the
+	// service started (a restored JVM answers a moment before CRIU exits)
+	// and, for a restore, that its readiness probe was answered.
+	for {
+		st := statusJSON(b, s.state)
+		if st.Start != "" && (st.Restore == nil || st.Restore.ReadyMS > 0) {
+			if st.Restore != nil {
+				rt.phases = *st.Restore
+			}
+			break
 		}
-		rt.phases = *st.Restore
+		if time.Since(start) > time.Minute {
+			b.Fatalf("stasis never said the restore ended: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
+	rt.first = tenRequests(b, client, s.url("/api/orders"))
 	if warmToo {
 		for i := 0; i < 4000; i++ {
 			request(client, s.url("/api/orders"))
