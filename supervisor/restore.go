@@ -148,7 +148,7 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, Stdio: set,
 		WorkDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log,
 		KdatDir: kdatDir(ph), KdatSave: filepath.Join(ph.StateDir, "kerndat"), NoKdat: noKdat}
-	if eng.FIFOStdio() && !ph.ChecksumsBeforeCRIU {
+	if eng.FIFOStdio() && ph.ChecksumsDuringCRIU {
 		// CRIU restores meanwhile, mostly on one core: the checksums leave it one.
 		job.Verify = func() error { return m.VerifySumsOn(ph.Opt.Dir, runtime.GOMAXPROCS(0)-1) }
 	}
@@ -206,10 +206,11 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 	if err := s.compareEnv(eng, m, ph); err != nil {
 		return nil, nil, err
 	}
-	// Where stasis runs CRIU, the checksums run during the restore, the
-	// restored JVM held until they pass (engine/hold.go): sizes only here.
+	// STASIS_RESTORE_CHECKSUMS=during, where stasis runs CRIU: the checksums
+	// run during the restore, the restored JVM held until they pass
+	// (engine/hold.go): sizes only here.
 	verify := m.Verify
-	if eng.FIFOStdio() && !ph.ChecksumsBeforeCRIU {
+	if eng.FIFOStdio() && ph.ChecksumsDuringCRIU {
 		verify = m.VerifySizes
 	}
 	if err := verify(ph.Opt.Dir); err != nil {

@@ -63,16 +63,17 @@ func stop(t *testing.T, r *stasisRun) {
 	r.wait(t, 30*time.Second)
 }
 
-// TestRestorePhases: the checkpoint run leaves CRIU's kernel probe in the
-// state directory; the restore uses it, checks the image's checksums while
-// CRIU restores, and reports its phases in the log and the status.
+// TestRestorePhases: the checkpoint run leaves CRIU's kernel probe beside
+// the image; the restore uses it, checks the image's checksums while CRIU
+// restores (STASIS_RESTORE_CHECKSUMS=during), and reports its phases in the
+// log and the status.
 func TestRestorePhases(t *testing.T) {
 	s := newService(t, 0)
 	_, count := s.checkpoint(t)
 	if keys, _ := filepath.Glob(filepath.Join(s.dir, ".stasis-kdat", "*", "key")); len(keys) != 1 {
 		t.Fatalf("the checkpoint run made %d kerndat caches, want 1", len(keys))
 	}
-	r := s.start(t)
+	r := s.start(t, "--restore-checksums=during")
 	if n := restoredCount(t, s, r); n <= count {
 		t.Fatalf("GET /count = %d after a checkpoint at %d: not restored\nstderr: %s", n, count, r.stderr.String())
 	}
@@ -138,36 +139,42 @@ func TestRestoreWithWrongKdatCache(t *testing.T) {
 }
 
 // TestDamagedSameSizeNeverResumes: an image damaged without a change of
-// size passes the check before CRIU; CRIU restores it while the checksums
-// run, and the restored JVM is killed before it resumes: it never answers,
-// CRIU's log never says the tasks resumed, and the start is cold.
+// size passes the size check; its checksums fail before CRIU starts
+// (STASIS_RESTORE_CHECKSUMS=before) or while CRIU restores it (during),
+// and then the restored JVM is killed before it resumes: either way it
+// never answers, CRIU's log never says the tasks resumed, and the start is
+// cold.
 func TestDamagedSameSizeNeverResumes(t *testing.T) {
-	s := newService(t, 0)
-	s.checkpoint(t)
-	pages, _ := filepath.Glob(filepath.Join(s.dir, "pages-*.img"))
-	if len(pages) == 0 {
-		t.Fatal("no pages image")
+	for _, mode := range []string{"before", "during"} {
+		t.Run(mode, func(t *testing.T) {
+			s := newService(t, 0)
+			s.checkpoint(t)
+			pages, _ := filepath.Glob(filepath.Join(s.dir, "pages-*.img"))
+			if len(pages) == 0 {
+				t.Fatal("no pages image")
+			}
+			f, err := os.OpenFile(pages[0], os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := f.Stat()
+			if _, err := f.WriteAt([]byte("damage"), fi.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			r := s.start(t, "--restore-checksums="+mode)
+			if got := getOr(t, r, s.url("/count"), time.Minute); got != "1" {
+				t.Fatalf("GET /count = %s, want 1 from a cold JVM\nstderr: %s", got, r.stderr.String())
+			}
+			r.waitOutput(t, "starting cold", 5*time.Second)
+			if !strings.Contains(r.stderr.String(), "is damaged (crc32c") {
+				t.Errorf("the checksum mismatch is not named:\n%s", r.stderr.String())
+			}
+			log, _ := os.ReadFile(filepath.Join(s.state, "restore.log"))
+			if bytes.Contains(log, []byte("Tasks resumed")) {
+				t.Errorf("CRIU resumed the damaged image's tasks:\n%s", tailString(string(log), 2000))
+			}
+			stop(t, r)
+		})
 	}
-	f, err := os.OpenFile(pages[0], os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, _ := f.Stat()
-	if _, err := f.WriteAt([]byte("damage"), fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	r := s.start(t)
-	if got := getOr(t, r, s.url("/count"), time.Minute); got != "1" {
-		t.Fatalf("GET /count = %s, want 1 from a cold JVM\nstderr: %s", got, r.stderr.String())
-	}
-	r.waitOutput(t, "starting cold", 5*time.Second)
-	if !strings.Contains(r.stderr.String(), "is damaged (crc32c") {
-		t.Errorf("the checksum mismatch is not named:\n%s", r.stderr.String())
-	}
-	log, _ := os.ReadFile(filepath.Join(s.state, "restore.log"))
-	if bytes.Contains(log, []byte("Tasks resumed")) {
-		t.Errorf("CRIU resumed the damaged image's tasks:\n%s", tailString(string(log), 2000))
-	}
-	stop(t, r)
 }
