@@ -220,24 +220,28 @@ func (d *demo) manifest() (*manifest, error) {
 
 func (d *demo) table(cold, restored time.Duration, m *manifest, ph *phases) {
 	fmt.Println()
-	during := "before CRIU"
+	check := "restore: image check (manifest, sizes, sums)"
 	if ph.VerifyHeld {
-		during = "during CRIU"
+		check = "restore: image check (manifest, sizes)"
 	}
 	rows := [][2]string{
 		{"cold start to first response", ms(cold)},
 		{"restore to first response", ms(restored)},
 		{"restore is faster by", fmt.Sprintf("%.1fx", float64(cold)/float64(restored))},
 		{"restore: stasis's own start-up", fmt.Sprintf("%d ms", ph.StartupMS)},
-		{"restore: image check (manifest, sizes)", fmt.Sprintf("%d ms", ph.CheckMS)},
+		{check, fmt.Sprintf("%d ms", ph.CheckMS)},
 		{"restore: CRIU (kerndat " + ph.Kdat + ")", fmt.Sprintf("%d ms", ph.CRIUMS)},
-		{"restore: checksums, " + during, fmt.Sprintf("%d ms", ph.VerifyMS)},
+	}
+	if ph.VerifyHeld {
+		rows = append(rows, [2]string{"restore: checksums, during CRIU", fmt.Sprintf("%d ms", ph.VerifyMS)})
+	}
+	rows = append(rows, [][2]string{
 		{"restore: ready (probe answers), from start", fmt.Sprintf("%d ms", ph.ReadyMS)},
 		{"image size", fmt.Sprintf("%.1f MB", float64(m.ImageBytes)/1e6)},
 		{"checkpoint: launch to ready", fmt.Sprintf("%d ms", m.Phases.LaunchToReadyMS)},
 		{"checkpoint: warm-up", fmt.Sprintf("%d ms", m.Phases.WarmupMS)},
 		{"checkpoint: dump", fmt.Sprintf("%d ms", m.Phases.DumpMS)},
-	}
+	}...)
 	fmt.Println("  ------------------------------------------------------")
 	for _, r := range rows {
 		fmt.Printf("  %-44s %10s\n", r[0], r[1])
