@@ -32,7 +32,8 @@ type fixture struct {
 	image   string // the examples/criu image
 	capFlag string // --cap-add=CHECKPOINT_RESTORE, or SYS_ADMIN on engines that lack it
 
-	benchImage string // the benchmark's committed checkpoint image, made once
+	benchImage  string // the benchmark's committed checkpoint image, made once
+	benchVolume string // the benchmark's volume holding a checkpoint, made once
 }
 
 var shared fixture
@@ -47,6 +48,9 @@ func TestMain(m *testing.M) {
 		if image != "" {
 			exec.Command("docker", "rmi", "-f", image).Run()
 		}
+	}
+	if shared.benchVolume != "" {
+		exec.Command("docker", "volume", "rm", "-f", shared.benchVolume).Run()
 	}
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)

@@ -268,7 +268,7 @@ func (ck *checkpointRun) dump(ctx context.Context) (time.Duration, error) {
 	s.log.Info("checkpointing", "pid", ck.jvm.Pid, "engine", ck.eng.Name())
 	start := time.Now()
 	job := &engine.CheckpointJob{Options: ph.Opt, Host: s, JVM: ck.jvm,
-		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Output: &ck.output, Log: s.log}
+		Stdio: ck.stdio, GC: ph.GC, AppTriggered: ph.Spec.IsApp(), Output: &ck.output, Log: s.log, KdatDir: kdatDir(ph)}
 	err := ck.eng.Checkpoint(ctx, job)
 	ck.dumped = job.DumpedPID
 	return time.Since(start), err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -32,29 +33,33 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	if err != nil {
 		return err
 	}
-	// Plain pipes: criu reconnects them to the restored JVM (--inherit-fd),
-	// a restoring launcher hands its own stdio on.
-	out := &engine.Output{}
-	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr, Tap: func(_, line string) { out.Feed(line) }})
-	if err != nil {
-		return &RestoreError{Err: err}
+	rp := &RestorePhases{CheckMS: time.Since(start).Milliseconds()}
+	if !ph.Started.IsZero() {
+		rp.StartupMS = start.Sub(ph.Started).Milliseconds()
 	}
-	p, err := s.restoreUnlessStopped(ctx, ph, eng, m, set, out)
-	if err != nil {
-		// Half-restored tasks may hold the pipes and keep writing CRIU's
-		// log: they go first, then what they wrote is forwarded.
-		s.killLeftovers()
-		_ = set.Close(time.Second)
-		if s.Stopping() {
-			return s.stopped("during the restore")
-		}
-		return &RestoreError{Err: err}
+	criuStart := time.Now()
+	p, set, err := s.restoreOnce(ctx, ph, eng, m, rp, false)
+	if err != nil && errors.Is(err, engine.ErrKdatCache) && !s.Stopping() {
+		// A wrong cache must not cost the restore: drop it, probe in full.
+		s.log.Warn("the restore with CRIU's cached kernel probe failed: dropping the cache and retrying once with a full probe", "err", err)
+		engine.DropKdat(kdatDir(ph), ph.Opt.CRIU)
+		engine.DropKdat(filepath.Join(ph.StateDir, "kerndat"), ph.Opt.CRIU)
+		rp.KdatRetried = true
+		p, set, err = s.restoreOnce(ctx, ph, eng, m, rp, true)
 	}
+	if err != nil {
+		return err
+	}
+	rp.CRIUMS = time.Since(criuStart).Milliseconds()
 	ms := time.Since(start).Milliseconds()
-	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "image_dir", ph.Opt.Dir)
+	s.log.Info("restored", "pid", p.Pid, "engine", eng.Name(), "ms", ms, "startup_ms", rp.StartupMS, "check_ms", rp.CheckMS,
+		"criu_ms", rp.CRIUMS, "checksums_ms", rp.VerifyMS, "checksums_during_criu", rp.VerifyHeld,
+		"kerndat", rp.Kdat, "image_dir", ph.Opt.Dir)
 	s.State.update(func(st *Status) {
 		st.Phase, st.PID, st.Start, st.RestoreMS, st.Engine = PhaseRunning, p.Pid, StartRestored, ms, eng.Name()
+		st.Restore = rp
 	})
+	s.watchReadiness(ctx, ph, start)
 	// A stop that came as the restore finished reaches the JVM, which is the
 	// application now: Supervise forwards the signal waiting for it.
 	ws := s.Supervise(ctx, p)
@@ -63,6 +68,31 @@ func (s *Supervisor) Restore(ctx context.Context, ph *Phases) error {
 	_ = set.Close(s.drainTimeout())
 	s.Cleanup()
 	return &ExitError{Name: "java", Status: ws}
+}
+
+// restoreOnce gives the restored JVM new stdio pipes and runs the engine's
+// restore. Whatever a failed attempt left behind is killed before it
+// returns, so a retry finds the JVM's PID free.
+func (s *Supervisor) restoreOnce(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, rp *RestorePhases, noKdat bool) (*reaper.Process, *stdio.Set, error) {
+	// Plain pipes: criu reconnects them to the restored JVM (--inherit-fd),
+	// a restoring launcher hands its own stdio on.
+	out := &engine.Output{}
+	set, err := stdio.Pipes(stdio.Options{Stdout: os.Stdout, Stderr: os.Stderr, Tap: func(_, line string) { out.Feed(line) }})
+	if err != nil {
+		return nil, nil, &RestoreError{Err: err}
+	}
+	p, err := s.restoreUnlessStopped(ctx, ph, eng, m, set, out, rp, noKdat)
+	if err != nil {
+		// Half-restored tasks may hold the pipes and keep writing CRIU's
+		// log: they go first, then what they wrote is forwarded.
+		s.killLeftovers()
+		_ = set.Close(time.Second)
+		if s.Stopping() {
+			return nil, nil, s.stopped("during the restore")
+		}
+		return nil, nil, &RestoreError{Err: err}
+	}
+	return p, set, nil
 }
 
 // drainTimeout is how long the JVM's last output may take to reach stasis's
@@ -106,7 +136,7 @@ func (s *Supervisor) checkImageUnlessStopped(ph *Phases) (engine.Engine, *image.
 
 // restoreUnlessStopped runs the engine's restore, bounded by
 // STASIS_RESTORE_TIMEOUT and cancelled by a stop request.
-func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, set *stdio.Set, out *engine.Output) (*reaper.Process, error) {
+func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng engine.Engine, m *image.Manifest, set *stdio.Set, out *engine.Output, rp *RestorePhases, noKdat bool) (*reaper.Process, error) {
 	rctx, cancel := context.WithTimeout(ctx, ph.RestoreTimeout)
 	defer cancel()
 	go func() {
@@ -117,12 +147,34 @@ func (s *Supervisor) restoreUnlessStopped(ctx context.Context, ph *Phases, eng e
 		}
 	}()
 	job := &engine.RestoreJob{Options: ph.Opt, Host: s, Java: ph.Java, PID: m.PID, LaunchFlags: m.LaunchFlags, Stdio: set,
-		WorkDir: ph.StateDir, StateDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log, Output: out}
+		WorkDir: ph.StateDir, StateDir: ph.StateDir, PIDFile: filepath.Join(ph.StateDir, "restore.pid"), Log: s.log, Output: out,
+		KdatDir: kdatDir(ph), KdatSave: filepath.Join(ph.StateDir, "kerndat"), NoKdat: noKdat}
+	if eng.FIFOStdio() && ph.ChecksumsDuringCRIU {
+		// CRIU restores meanwhile, mostly on one core: the checksums leave it one.
+		job.Verify = func() error { return m.VerifySumsOn(ph.Opt.Dir, runtime.GOMAXPROCS(0)-1) }
+	}
 	if m.StdioPipes != nil {
 		job.StdioPipes = [2]uint64{m.StdioPipes.Stdout, m.StdioPipes.Stderr}
 	}
-	return eng.Restore(rctx, job)
+	p, err := eng.Restore(rctx, job)
+	rp.Kdat, rp.VerifyMS, rp.VerifyHeld = job.Kdat, job.VerifyMS, job.VerifyHeld
+	return p, err
 }
+
+// kdatDir is where stasis keeps CRIU's kernel probe (engine/kdat.go): in
+// the image directory, which the checkpoint run writes and every restore
+// reads (from an image layer, a volume or a Kubernetes volume alike; the
+// state directory is often a fresh tmpfs). A dot directory: no manifest
+// lists it, and its key, not a checksum, says whether it may be used.
+func kdatDir(ph *Phases) string {
+	if ph.Opt.Dir == "" {
+		return ""
+	}
+	return filepath.Join(ph.Opt.Dir, KdatDirName)
+}
+
+// KdatDirName is the kerndat cache's directory inside the image directory.
+const KdatDirName = ".stasis-kdat"
 
 // stopped ends a start that was asked to stop before the application ran:
 // nothing more is started, and stasis exits 128+N for the signal N that asked
@@ -167,7 +219,14 @@ func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, err
 			return nil, nil, err
 		}
 	}
-	if err := m.Verify(ph.Opt.Dir); err != nil {
+	// STASIS_RESTORE_CHECKSUMS=during, where stasis runs CRIU: the checksums
+	// run during the restore, the restored JVM held until they pass
+	// (engine/hold.go): sizes only here.
+	verify := m.Verify
+	if eng.FIFOStdio() && ph.ChecksumsDuringCRIU {
+		verify = m.VerifySizes
+	}
+	if err := verify(ph.Opt.Dir); err != nil {
 		return nil, nil, err
 	}
 	if eng.Facts().PreservesPIDs {
@@ -228,4 +287,41 @@ func (s *Supervisor) compareEnv(eng engine.Engine, m *image.Manifest, ph *Phases
 		return &EnvChangedError{Names: must}
 	}
 	return nil
+}
+
+// readyPoll is how often watchReadiness probes: the restored JVM answers
+// within milliseconds, so the probe interval (50 ms by default) would
+// round the phase up.
+const readyPoll = 2 * time.Millisecond
+
+// watchReadiness logs and records when the restored service first answers
+// its readiness probe (the http or tcp probe of STASIS_CHECKPOINT_ON),
+// counted from the start of the restore phase. Without such a probe there
+// is no such phase; a service that never answers is the health check's
+// business, so the watch gives up silently after a minute or at a stop.
+func (s *Supervisor) watchReadiness(ctx context.Context, ph *Phases, start time.Time) {
+	probe := ph.Spec.HTTPProbe()
+	if probe == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		for ctx.Err() == nil && !s.Stopping() {
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			err := probe.ProbeOnce(pctx)
+			pcancel()
+			if err == nil {
+				ms := time.Since(start).Milliseconds()
+				s.State.update(func(st *Status) {
+					if st.Restore != nil {
+						st.Restore.ReadyMS = ms
+					}
+				})
+				s.log.Info("ready after the restore", "ms", ms, "probe", probe.String())
+				return
+			}
+			time.Sleep(readyPoll)
+		}
+	}()
 }

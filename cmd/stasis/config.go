@@ -37,6 +37,7 @@ type settings struct {
 	MinPID               string `env:"STASIS_MIN_PID" envDefault:"1000" flag:"min-pid" help:"the JVM's PID at checkpoint is above this"`
 	OnRestoreFailure     string `env:"STASIS_ON_RESTORE_FAILURE" envDefault:"cold" flag:"on-restore-failure" help:"cold (start the JVM normally) or fail (exit 4)"`
 	RestoreEnvMatch      string `env:"STASIS_RESTORE_ENV_MATCH" flag:"restore-env-match" help:"variable names, comma-separated, whose values must equal the checkpoint's, else start cold instead of restoring"`
+	RestoreChecksums     string `env:"STASIS_RESTORE_CHECKSUMS" envDefault:"before" flag:"restore-checksums" help:"criu and openj9 engines: check the image's checksums before CRIU starts (before), or while CRIU restores, the JVM held until they pass (during)"`
 	RestoreTimeout       string `env:"STASIS_RESTORE_TIMEOUT" envDefault:"60s" flag:"restore-timeout" help:"give up a restore that has not finished by then (a damaged image can hang CRIU)"`
 	CRIU                 string `env:"STASIS_CRIU" flag:"criu" help:"criu binary; else $JAVA_HOME/lib/criu, else PATH"`
 	CRaCResourcePolicies string `env:"STASIS_CRAC_RESOURCE_POLICIES" flag:"crac-resource-policies" help:"file passed as -Djdk.crac.resource-policies"`
@@ -70,6 +71,7 @@ type Config struct {
 	OnRestoreFailure       string
 	RestoreEnvMatch        []string
 	RestoreTimeout         time.Duration
+	RestoreChecksums       string
 	CRIU                   string
 	CRaCResourcePolicies   string
 	OpenJ9API              string

@@ -73,6 +73,7 @@ var badSettings = []struct {
 	{"STASIS_CHECKPOINT_ON", "", []string{"--mode=checkpoint"}},
 	{"STASIS_CHECKPOINT_TIMEOUT", "0", nil},
 	{"STASIS_RESTORE_TIMEOUT", "0s", nil},
+	{"STASIS_RESTORE_CHECKSUMS", "after", nil},
 	{"STASIS_CRIU", "/nonexistent/criu", nil},
 	{"STASIS_WARMUP_CMD", "/nonexistent/warm -c 4", []string{"--mode=checkpoint", "--checkpoint-on=manual"}},
 	{"STASIS_CHECKPOINT_ON", "app", []string{"--engine=criu"}},

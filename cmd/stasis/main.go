@@ -20,6 +20,7 @@ import (
 	"stasis/stdio"
 	"stasis/supervisor"
 	"stasis/supervisor/engine"
+	"stasis/supervisor/image"
 )
 
 // Set with -ldflags -X by the Makefile.
@@ -35,6 +36,7 @@ func main() {
 // run is stasis as a function of its arguments and environment, and returns
 // the exit status; exitCode chooses it in one place.
 func run(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	started := time.Now()
 	if len(args) > 0 {
 		if sub, ok := subcommands[args[0]]; ok {
 			return sub(args[1:], environ, stdout, stderr)
@@ -48,6 +50,11 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
+	if cfg.Mode == "auto" || cfg.Mode == "restore" {
+		// The image's bytes start coming into memory now, while stasis
+		// checks its configuration and the image.
+		go image.Prefetch(cfg.ImageDir)
+	}
 	if err := checkHere(cfg); err != nil {
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
@@ -57,6 +64,7 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "stasis: %v\n", err)
 		return 2
 	}
+	ph.Started = started
 	lw := newLogWriter(stderr)
 	log := newLogger(cfg, stderr, lw)
 	if m, ok := ph.Engine.(engine.Moder); ok && cfg.Mode != "restore" {

@@ -26,7 +26,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies, OpenJ9API: cfg.OpenJ9API, Command: cfg.Command},
 		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
 		ProbeInterval: cfg.ProbeInterval, GC: cfg.GCBeforeCheckpoint, MinPID: cfg.MinPID,
-		OnRestoreFailure: cfg.OnRestoreFailure, StateDir: cfg.StateDir, Version: version,
+		OnRestoreFailure: cfg.OnRestoreFailure, ChecksumsDuringCRIU: cfg.RestoreChecksums == "during", StateDir: cfg.StateDir, Version: version,
 		Health: healthSpec(cfg), ColdAttr: childAttr, Runtime: engine.DetectRuntime(environ),
 		Environ: environ, EnvMatch: cfg.RestoreEnvMatch,
 		Warmup: triggers.WarmupConfig{URLs: cfg.WarmupURLs, Requests: cfg.WarmupRequests,

@@ -23,6 +23,16 @@ import (
 //	start          cold, restored, cold-after-restore-failure (absent before the JVM runs)
 //	restore_ms     how long the restore took, from the decision to the running JVM
 //	restore_error  why the restore failed, when it did
+//	restore        a successful restore's phases, in ms: startup_ms (stasis's
+//	               own start, before the restore), then from the restore's
+//	               start: check_ms (manifest, sizes, PID), criu_ms (the engine's
+//	               restore), ready_ms (first answer of the http or tcp probe
+//	               of STASIS_CHECKPOINT_ON; absent without one or until then),
+//	               checksums_ms and checksums_during_criu (true: they ran
+//	               while CRIU restored, the JVM held until they passed),
+//	               kerndat (CRIU's kernel probe: "cache", or "probe (why)"),
+//	               kerndat_retried (a restore with the cache failed, this one
+//	               probed in full)
 //	started_at     when stasis started (RFC 3339)
 //	uptime_ms      milliseconds since started_at
 //	last_probe     the last readiness probe's outcome
@@ -79,6 +89,9 @@ func printStatus(w io.Writer, st supervisor.Status) {
 		row("pid", fmt.Sprint(st.PID))
 	}
 	row("start", startLine(st))
+	if r := st.Restore; r != nil {
+		row("restore phases", restorePhases(r))
+	}
 	row("restore error", st.RestoreError)
 	row("uptime", (time.Duration(st.UptimeMS) * time.Millisecond).String())
 	row("started at", st.StartedAt.Format(time.RFC3339))
@@ -95,4 +108,20 @@ func startLine(st supervisor.Status) string {
 		return "cold, after a failed restore"
 	}
 	return st.Start
+}
+
+// restorePhases is one line: start-up 3 ms, check 2 ms, criu 61 ms
+// (kerndat cache), ready at 81 ms, checksums 12 ms during criu.
+func restorePhases(r *supervisor.RestorePhases) string {
+	line := fmt.Sprintf("start-up %d ms, check %d ms, criu %d ms", r.StartupMS, r.CheckMS, r.CRIUMS)
+	if r.Kdat != "" {
+		line += " (kerndat " + r.Kdat + ")"
+	}
+	if r.ReadyMS > 0 {
+		line += fmt.Sprintf(", ready at %d ms", r.ReadyMS)
+	}
+	if r.VerifyHeld {
+		line += fmt.Sprintf(", checksums %d ms during criu", r.VerifyMS)
+	}
+	return line
 }

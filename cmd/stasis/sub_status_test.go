@@ -98,3 +98,27 @@ func TestHealthcheckNoProbeRunningIsHealthy(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+// A restore's phases are one line of `stasis status`, and keep their JSON
+// names in `stasis status --json`.
+func TestStatusRestorePhases(t *testing.T) {
+	ph := &supervisor.RestorePhases{StartupMS: 3, CheckMS: 1, CRIUMS: 61, ReadyMS: 70, VerifyMS: 12, VerifyHeld: true, Kdat: "cache"}
+	dir := serveStatus(t, supervisor.Status{Phase: "running", Mode: "auto", Engine: "criu", PID: 1001,
+		Start: "restored", RestoreMS: 62, StartedAt: time.Now(), Restore: ph})
+	code, out, errs := runSub([]string{"status"}, map[string]string{"STASIS_STATE_DIR": dir})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if want := "start-up 3 ms, check 1 ms, criu 61 ms (kerndat cache), ready at 70 ms, checksums 12 ms during criu"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+	code, out, errs = runSub([]string{"status", "--json"}, map[string]string{"STASIS_STATE_DIR": dir})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{`"restore": {`, `"startup_ms": 3`, `"check_ms": 1`, `"criu_ms": 61`, `"ready_ms": 70`, `"checksums_ms": 12`, `"checksums_during_criu": true`, `"kerndat": "cache"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status --json lacks %s:\n%s", want, out)
+		}
+	}
+}

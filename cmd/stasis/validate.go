@@ -39,6 +39,7 @@ func validate(s settings, command []string) (Config, error) {
 		OnRestoreFailure:     v.oneOf("STASIS_ON_RESTORE_FAILURE", s.OnRestoreFailure, "cold", "fail"),
 		RestoreEnvMatch:      v.names("STASIS_RESTORE_ENV_MATCH", s.RestoreEnvMatch),
 		RestoreTimeout:       v.duration("STASIS_RESTORE_TIMEOUT", s.RestoreTimeout),
+		RestoreChecksums:     v.oneOf("STASIS_RESTORE_CHECKSUMS", s.RestoreChecksums, "during", "before"),
 		CRIU:                 s.CRIU,
 		CRaCResourcePolicies: s.CRaCResourcePolicies,
 		OpenJ9API:            v.oneOf("STASIS_OPENJ9_API", s.OpenJ9API, "criusupport", "crac"),

@@ -67,7 +67,7 @@ func run(stasis, src string) error {
 
 func (d *demo) show() error {
 	step("1/3  cold start: the service under stasis as a plain init (STASIS_MODE=run)")
-	cold, _, err := d.startAndMeasure([]string{"STASIS_MODE=run"})
+	cold, _, err := d.startAndMeasure([]string{"STASIS_MODE=run"}, nil)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,8 @@ func (d *demo) show() error {
 		return err
 	}
 	step("3/3  restore: the same command again, in a fresh PID namespace")
-	restored, body, err := d.startAndMeasure(nil)
+	var ph phases
+	restored, body, err := d.startAndMeasure([]string{"STASIS_CHECKPOINT_ON=" + d.url("/health")}, &ph)
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func (d *demo) show() error {
 	_ = json.Unmarshal([]byte(body), &got)
 	fmt.Printf("\n  first answer after the restore: %s\n", body)
 	fmt.Printf("  the counter went on from the warm-up (%d requests before the checkpoint), and the JVM kept pid %d\n", got.Count-1, got.PID)
-	d.table(cold, restored, m)
+	d.table(cold, restored, m, &ph)
 	return nil
 }
 
@@ -117,9 +118,10 @@ func (d *demo) stasisCmd(out io.Writer, env ...string) *exec.Cmd {
 	return cmd
 }
 
-// startAndMeasure starts stasis, times the first answer of /api/count, and
-// stops it with SIGTERM, as `docker stop` would.
-func (d *demo) startAndMeasure(env []string) (time.Duration, string, error) {
+// startAndMeasure starts stasis, times the first answer of /api/count, reads
+// a restore's phases from `stasis status --json` into ph (when not nil),
+// and stops it with SIGTERM, as `docker stop` would.
+func (d *demo) startAndMeasure(env []string, ph *phases) (time.Duration, string, error) {
 	cmd := d.stasisCmd(nil, env...)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -132,8 +134,40 @@ func (d *demo) startAndMeasure(env []string) (time.Duration, string, error) {
 		return 0, "", err
 	}
 	time.Sleep(200 * time.Millisecond)
+	if ph != nil {
+		d.readPhases(ph)
+	}
 	stop(cmd)
 	return took, body, nil
+}
+
+// phases are the restore's, as `stasis status --json` reports them.
+type phases struct {
+	StartupMS  int64  `json:"startup_ms"`
+	CheckMS    int64  `json:"check_ms"`
+	CRIUMS     int64  `json:"criu_ms"`
+	ReadyMS    int64  `json:"ready_ms"`
+	VerifyMS   int64  `json:"checksums_ms"`
+	VerifyHeld bool   `json:"checksums_during_criu"`
+	Kdat       string `json:"kerndat"`
+}
+
+// readPhases asks the running stasis for its restore's phases, waiting a
+// little for the readiness probe's answer.
+func (d *demo) readPhases(ph *phases) {
+	for i := 0; i < 50; i++ {
+		cmd := exec.Command(d.stasis, "status", "--json")
+		cmd.Env = append(os.Environ(), "STASIS_STATE_DIR="+filepath.Join(d.work, "state"))
+		out, err := cmd.Output()
+		var st struct{ Restore *phases }
+		if err == nil && json.Unmarshal(out, &st) == nil && st.Restore != nil {
+			*ph = *st.Restore
+			if ph.ReadyMS > 0 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // stop sends SIGTERM to stasis, unshare's child (unshare itself ignores it).
@@ -184,20 +218,33 @@ func (d *demo) manifest() (*manifest, error) {
 	return &m, json.Unmarshal(b, &m)
 }
 
-func (d *demo) table(cold, restored time.Duration, m *manifest) {
+func (d *demo) table(cold, restored time.Duration, m *manifest, ph *phases) {
 	fmt.Println()
+	check := "restore: image check (manifest, sizes, sums)"
+	if ph.VerifyHeld {
+		check = "restore: image check (manifest, sizes)"
+	}
 	rows := [][2]string{
 		{"cold start to first response", ms(cold)},
 		{"restore to first response", ms(restored)},
 		{"restore is faster by", fmt.Sprintf("%.1fx", float64(cold)/float64(restored))},
+		{"restore: stasis's own start-up", fmt.Sprintf("%d ms", ph.StartupMS)},
+		{check, fmt.Sprintf("%d ms", ph.CheckMS)},
+		{"restore: CRIU (kerndat " + ph.Kdat + ")", fmt.Sprintf("%d ms", ph.CRIUMS)},
+	}
+	if ph.VerifyHeld {
+		rows = append(rows, [2]string{"restore: checksums, during CRIU", fmt.Sprintf("%d ms", ph.VerifyMS)})
+	}
+	rows = append(rows, [][2]string{
+		{"restore: ready (probe answers), from start", fmt.Sprintf("%d ms", ph.ReadyMS)},
 		{"image size", fmt.Sprintf("%.1f MB", float64(m.ImageBytes)/1e6)},
 		{"checkpoint: launch to ready", fmt.Sprintf("%d ms", m.Phases.LaunchToReadyMS)},
 		{"checkpoint: warm-up", fmt.Sprintf("%d ms", m.Phases.WarmupMS)},
 		{"checkpoint: dump", fmt.Sprintf("%d ms", m.Phases.DumpMS)},
-	}
+	}...)
 	fmt.Println("  ------------------------------------------------------")
 	for _, r := range rows {
-		fmt.Printf("  %-40s %12s\n", r[0], r[1])
+		fmt.Printf("  %-44s %10s\n", r[0], r[1])
 	}
 	fmt.Println("  ------------------------------------------------------")
 }

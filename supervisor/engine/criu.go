@@ -49,7 +49,7 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 	j.Stdio.Pause()
 	logPath := filepath.Join(j.Dir, e.DumpLog())
 	argv := CRIUDumpArgv(j.CRIU, j.JVM.Pid, j.Dir, e.DumpLog(), Unprivileged(PhaseCheckpoint, ReadHostFacts()))
-	err := runCRIU(ctx, j.Host, argv, logPath, DefaultLogLimit)
+	err := runCRIU(ctx, j.Host, argv, nil, logPath, DefaultLogLimit)
 	if err == nil {
 		if verr := dumpSucceeded(j.Dir); verr != nil {
 			err = fmt.Errorf("criu dump exited 0 but %w", verr)
@@ -64,7 +64,22 @@ func (e *CRIU) Checkpoint(ctx context.Context, j *CheckpointJob) error {
 		return err
 	}
 	j.Stdio.Resume()
+	makeKdat(ctx, j)
 	return nil
+}
+
+// makeKdat leaves CRIU's kernel probe beside the image for the
+// restores to come (kdat.go); without it they probe in full, as CRIU does.
+func makeKdat(ctx context.Context, j *CheckpointJob) {
+	if j.KdatDir == "" {
+		return
+	}
+	start := time.Now()
+	if err := MakeKdat(ctx, j.Host, j.CRIU, j.KdatDir); err != nil {
+		j.Log.Info("no kerndat cache: restores probe the kernel in full", "err", err)
+		return
+	}
+	j.Log.Info("kerndat cache made for the restores", "dir", j.KdatDir, "ms", time.Since(start).Milliseconds())
 }
 
 // shrink makes the image small: a full GC that also gives the freed heap
@@ -163,14 +178,30 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	logPath := filepath.Join(j.WorkDir, logName)
 	// The new pipes' write ends are criu's fds 3 and 4 (exec.Cmd.ExtraFiles).
 	inherit := []InheritPipe{{FD: 3, Inode: j.StdioPipes[0]}, {FD: 4, Inode: j.StdioPipes[1]}}
-	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, Unprivileged(PhaseRestore, ReadHostFacts()))
-	err := runCRIU(ctx, j.Host, argv, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
+	unprivileged := Unprivileged(PhaseRestore, ReadHostFacts())
+	useKdat, env, fresh := kdatEnv(j, unprivileged)
+	argv := CRIURestoreArgv(j.CRIU, j.Dir, j.WorkDir, j.PIDFile, logName, inherit, useKdat || unprivileged)
+	err := runHeld(ctx, j, argv, env, logPath)
+	if fresh != "" {
+		// CRIU probed in full and saved its cache there: keep it.
+		if err == nil {
+			_ = keepKdat(j.KdatSave, j.CRIU, fresh)
+		}
+		_ = os.RemoveAll(fresh)
+	}
 	// Only the restored JVM holds the write ends now: its exit brings EOF.
 	if cerr := j.Stdio.CloseChildEnds(); cerr != nil {
 		j.Log.Warn("close stasis's copies of the JVM's stdio", "err", cerr)
 	}
-	if err != nil {
+	var damaged *VerifyError
+	if err != nil && !errors.As(err, &damaged) {
+		if useKdat && ctx.Err() == nil {
+			err = fmt.Errorf("%w (%w)", err, ErrKdatCache)
+		}
 		return nil, withTail(err, logPath, 10)
+	}
+	if err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(j.PIDFile)
 	if err != nil {
@@ -183,6 +214,94 @@ func criuRestore(ctx context.Context, j *RestoreJob, logName string) (*reaper.Pr
 	// The JVM may already have exited: Adopt hands over the status the reaper
 	// kept for it.
 	return j.Host.Adopt(pid), nil
+}
+
+// kdatEnv is criu's environment: with stasis's kerndat cache, CRIU runs
+// --unprivileged, the only mode in which it reads its cache from a
+// directory stasis names (kdat.go). Without one, a restore that runs
+// --unprivileged anyway (no CAP_NET_ADMIN: Docker's default) gets a fresh
+// directory on a tmpfs, where CRIU saves the cache it makes: fresh, for
+// keepKdat (into KdatSave, the state directory) once the restore succeeded.
+func kdatEnv(j *RestoreJob, unprivileged bool) (use bool, env []string, fresh string) {
+	dir, why := "", "off"
+	if !j.NoKdat {
+		dir, why = kdatUsable(j.KdatDir, j.CRIU)
+		if dir == "" && j.KdatSave != "" {
+			if saved, _ := kdatUsable(j.KdatSave, j.CRIU); saved != "" {
+				dir = saved
+			}
+		}
+	}
+	env = withoutXDG(os.Environ())
+	if dir != "" {
+		j.Kdat = "cache"
+		return true, append(env, "XDG_RUNTIME_DIR="+dir), ""
+	}
+	j.Kdat = "probe (" + why + ")"
+	if unprivileged && j.KdatSave != "" && !j.NoKdat {
+		if tmp, err := os.MkdirTemp(tmpfsDir(j.WorkDir), ".stasis-kdat-"); err == nil {
+			return false, append(env, "XDG_RUNTIME_DIR="+tmp), tmp
+		}
+	}
+	return false, env, ""
+}
+
+// VerifyError is an image whose checksums do not match its manifest: the
+// restore never resumed it.
+type VerifyError struct{ Err error }
+
+func (e *VerifyError) Error() string { return e.Err.Error() }
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// runHeld runs criu restore while j.Verify checks the image, the restored
+// tasks held before they resume until its verdict (hold.go). A damaged
+// image kills CRIU at once, wherever it is, and nothing resumes. Where no
+// task can be held, the check comes first.
+func runHeld(ctx context.Context, j *RestoreJob, argv, env []string, logPath string) error {
+	run := func(ctx context.Context, argv []string) error {
+		return runCRIU(ctx, j.Host, argv, env, logPath, j.LogLimit, j.Stdio.Stdout(), j.Stdio.Stderr())
+	}
+	if j.Verify == nil {
+		return run(ctx, argv)
+	}
+	h, err := newHold(j.WorkDir)
+	if err != nil {
+		j.Log.Info("checking the image's checksums before CRIU starts", "why", err)
+		start := time.Now()
+		if err := j.Verify(); err != nil {
+			return &VerifyError{Err: err}
+		}
+		j.VerifyMS = time.Since(start).Milliseconds()
+		return run(ctx, argv)
+	}
+	defer h.close()
+	j.VerifyHeld = true
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		err error
+		ms  int64
+	}
+	verdict := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		err := j.Verify()
+		h.tell(err)
+		if err != nil {
+			cancel()
+		}
+		verdict <- result{err, time.Since(start).Milliseconds()}
+	}()
+	err = run(cctx, append(argv, "--action-script", h.script))
+	if err != nil && ctx.Err() != nil {
+		return err // a stop or the restore timeout: no need for the verdict
+	}
+	v := <-verdict
+	j.VerifyMS = v.ms
+	if v.err != nil {
+		return &VerifyError{Err: v.err}
+	}
+	return err
 }
 
 // clearWorkFiles makes the work directory (the state directory, created by

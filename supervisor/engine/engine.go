@@ -95,6 +95,10 @@ type CheckpointJob struct {
 	JVM   *reaper.Process
 	Stdio *stdio.Set
 	GC    bool // criu: GC.run and System.trim_native_heap first
+	// KdatDir: where the criu engine keeps CRIU's kerndat cache (in the
+	// image directory), made after the dump for the restores to come
+	// (kdat.go); "" for none.
+	KdatDir string
 	// AppTriggered: the application checkpoints itself (STASIS_CHECKPOINT_ON=app);
 	// stasis only waits for the outcome and judges it.
 	AppTriggered bool
@@ -130,6 +134,23 @@ type RestoreJob struct {
 	// StdioPipes are the inodes of the pipes that were the JVM's stdout and
 	// stderr at checkpoint (from the manifest).
 	StdioPipes [2]uint64
+	// KdatDir is stasis's kerndat cache for CRIU (kdat.go) beside the
+	// image, made by the checkpoint run, "" for none;
+	// NoKdat makes this restore probe in full (the retry after a failure).
+	KdatDir string
+	NoKdat  bool
+	// KdatSave is where a restore that probed in full keeps what CRIU saved
+	// (the state directory: a restore writes nothing in the image
+	// directory), and where the next restore looks after KdatDir.
+	KdatSave string
+	// Kdat is set by a restore that runs criu: "cache", or "probe (why)".
+	Kdat string
+	// Verify checks the image's checksums. A restore that runs criu runs it
+	// while CRIU restores, holding the restored tasks until its verdict
+	// (hold.go), and reports VerifyMS and VerifyHeld; nil: checked already.
+	Verify     func() error
+	VerifyMS   int64
+	VerifyHeld bool
 }
 
 // dumpWait bounds how long the JVM may take to die once its image is written

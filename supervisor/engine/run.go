@@ -21,9 +21,11 @@ const logPoll = 50 * time.Millisecond
 
 // runCRIU runs one criu command through the reaper and waits for it, killing
 // it when ctx ends or when its log passes limit. It returns nil only for exit
-// status 0. extra become criu's descriptors 3, 4, ... (for --inherit-fd).
-func runCRIU(ctx context.Context, h Host, argv []string, logPath string, limit int64, extra ...*os.File) error {
+// status 0. env, when not nil, is criu's environment; extra become criu's
+// descriptors 3, 4, ... (for --inherit-fd).
+func runCRIU(ctx context.Context, h Host, argv, env []string, logPath string, limit int64, extra ...*os.File) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	// criu's own messages go to its log (-o); its stderr is stasis's, for the
 	// few lines it prints before the log is open.
 	cmd.Stderr = os.Stderr

@@ -252,6 +252,15 @@ func (m *Manifest) Matches(engine string, command []string) error {
 // a truncated file (which can hang CRIU's restorer) is found without reading
 // the whole image.
 func (m *Manifest) Verify(dir string) error {
+	if err := m.VerifySizes(dir); err != nil {
+		return err
+	}
+	return m.VerifySums(dir)
+}
+
+// VerifySizes checks that every listed file is there with its size: cheap
+// (one stat a file), and enough to keep a truncated image from CRIU.
+func (m *Manifest) VerifySizes(dir string) error {
 	for _, f := range m.Files {
 		fi, err := os.Stat(filepath.Join(dir, f.Name))
 		if err != nil {
@@ -261,11 +270,22 @@ func (m *Manifest) Verify(dir string) error {
 			return fmt.Errorf("image file %s has %d bytes, the manifest says %d", f.Name, fi.Size(), f.Size)
 		}
 	}
-	// Checksums run on every core: this is on the restore's critical path.
+	return nil
+}
+
+// VerifySums checks every listed file's checksum, on every core.
+func (m *Manifest) VerifySums(dir string) error {
+	return m.VerifySumsOn(dir, runtime.GOMAXPROCS(0))
+}
+
+// VerifySumsOn is VerifySums on at most workers cores: where stasis runs
+// CRIU, the checksums run while CRIU restores (and the restored JVM waits
+// for their verdict before it resumes), and leave CRIU a core.
+func (m *Manifest) VerifySumsOn(dir string, workers int) error {
 	errs := make([]error, len(m.Files))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+	for w := 0; w < max(workers, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,0 +1,17 @@
+package engine
+
+import "golang.org/x/sys/unix"
+
+// onTmpfs says whether dir is on a tmpfs, the only place CRIU saves its
+// kerndat cache (checkpoint-restore/criu criu/kerndat.c, kerndat_save_cache():
+// fstatfs and TMPFS_MAGIC).
+func onTmpfs(dir string) bool {
+	var st unix.Statfs_t
+	for {
+		err := unix.Statfs(dir, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && st.Type == unix.TMPFS_MAGIC
+	}
+}
