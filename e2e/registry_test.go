@@ -184,21 +184,25 @@ func checkRegistryLayers(t *testing.T, reg *registry, repo, digest string) {
 	if len(modes) == 0 {
 		t.Fatal("no layer holds the image directory checkpoint/")
 	}
-	// stasis makes the image directory 0700 and every file in it 0600 (it holds the JVM's
-	// memory); anything else, grouped by mode (an image has dozens of files), came from
-	// elsewhere or was changed on the way.
-	if mode, ok := modes["checkpoint"]; !ok || mode != 0o700 {
+	// stasis makes the image directory (and the directories of its kernel-probe cache)
+	// 0700 and every file in it 0600 (it holds the JVM's memory); anything else, grouped by
+	// mode (an image has dozens of files), came from elsewhere or was changed on the way.
+	if mode, ok := modes["checkpoint/"]; !ok || mode != 0o700 {
 		t.Errorf("the image directory checkpoint/ in the pushed image has mode %04o (present %v), want 0700", mode, ok)
 	}
 	loose := map[int64][]string{}
 	for name, mode := range modes {
-		if name != "checkpoint" && mode != 0o600 {
+		want := int64(0o600)
+		if strings.HasSuffix(name, "/") {
+			want = 0o700
+		}
+		if mode != want {
 			loose[mode] = append(loose[mode], name)
 		}
 	}
 	for mode, names := range loose {
 		sort.Strings(names)
-		t.Errorf("the image directory's files must be 0600 in the pushed image (they hold the JVM's memory): %d with mode %04o: %s",
+		t.Errorf("the image directory's files must be 0600 and its directories 0700 in the pushed image (they hold the JVM's memory): %d with mode %04o: %s",
 			len(names), mode, strings.Join(names[:min(len(names), 4)], ", "))
 	}
 }
@@ -241,6 +245,9 @@ func readLayer(t *testing.T, reg *registry, repo string, l descriptor, modes map
 			special = append(special, fmt.Sprintf("%s (type %c)", name, h.Typeflag))
 		}
 		if name == "checkpoint" || strings.HasPrefix(name, "checkpoint/") {
+			if h.Typeflag == tar.TypeDir {
+				name += "/" // directories are told apart from files by the slash
+			}
 			modes[name] = h.Mode & 0o7777
 		}
 	}
