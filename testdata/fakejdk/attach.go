@@ -19,8 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// attachListener is HotSpot's Linux attach listener (attachListener_linux.cpp
-// in JDK 17): a UNIX socket /tmp/.java_pid<pid>, started lazily on SIGQUIT
+// attachListener is HotSpot's Linux attach listener (openjdk/crac
+// src/hotspot/os/linux/attachListener_linux.cpp, as in JDK 17): a UNIX socket /tmp/.java_pid<pid>, started lazily on SIGQUIT
 // when a client has created .attach_pid<pid>, serving one request at a time.
 type attachListener struct {
 	v    *vm

@@ -46,7 +46,11 @@ func listFDs() (fds []int, dirfd int, err error) {
 
 // closeInheritedFDs does what a CRaC VM does at start-up when
 // CRaCCheckpointTo is set: close every descriptor above 2 that
-// CRaCIgnoredFileDescriptors does not name.
+// CRaCIgnoredFileDescriptors does not name (openjdk/crac
+// src/hotspot/os/linux/crac_linux.cpp: crac::vm_create_start calls
+// close_extra_descriptors, which keeps fds 0-2, the ones is_fd_ignored
+// finds in the list by number or path, and the modules image). The double
+// matches numbers only.
 func closeInheritedFDs(ignored map[int]bool) error {
 	fds, _, err := listFDs()
 	if err != nil {

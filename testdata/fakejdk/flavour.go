@@ -8,7 +8,9 @@ import (
 )
 
 // flavour is decided by the home's layout, the way stasis's engine=auto
-// decides it: a CRaC JDK ships lib/criuengine, OpenJ9 ships
+// decides it: a CRaC JDK ships lib/criuengine (the executable engine built
+// from openjdk/crac src/java.base/unix/native/criuengine/criuengine.cpp;
+// later builds also ship the library engine), OpenJ9 ships
 // lib/default/libj9vm29.so, anything else is a plain HotSpot.
 type flavour int
 

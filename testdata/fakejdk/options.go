@@ -30,7 +30,9 @@ type options struct {
 }
 
 // restoreSettable names the VM options a CRaC JVM accepts next to
-// -XX:CRaCRestoreFrom. Anything else makes the restore exit 1 with "is not
+// -XX:CRaCRestoreFrom (openjdk/crac src/hotspot/share/runtime/globals.hpp
+// marks them restore-settable; the CRaC restore tests pass
+// -XX:CRaCIgnoredFileDescriptors and CRaCCheckpointTo there). Anything else makes the restore exit 1 with "is not
 // restore-settable", as the real VM does for, say, NativeMemoryTracking.
 var restoreSettable = map[string]bool{
 	"CRaCRestoreFrom": true, "CRaCCheckpointTo": true, "CRaCEngine": true,
