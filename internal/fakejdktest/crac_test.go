@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"stasis/internal/procstatus"
 )
 
 // TestCheckpointRestoreCRaC is the whole CRaC cycle with the real jcmd and
@@ -55,7 +57,7 @@ func checkpointRestore(t *testing.T, flavour string) {
 		// restorewait forwards signals once its handlers are installed.
 		launcher := ns.ChildPID(t)
 		waitFor(t, "restorewait to catch SIGTERM and wait for the JVM", 10*time.Second, func() bool {
-			return catches(launcher, syscall.SIGTERM) && waitsForChild(launcher)
+			return procstatus.Catches(launcher, int(syscall.SIGTERM)) && waitsForChild(launcher)
 		})
 		return ns
 	}
@@ -261,21 +263,6 @@ func jvmHostPID(t *testing.T, ns *NS, nspid string) int {
 	t.Helper()
 	n, _ := strconv.Atoi(nspid)
 	return ns.WaitHostPID(t, n, 5*time.Second)
-}
-
-// catches says whether pid has a handler for sig (SigCgt in /proc/PID/status).
-func catches(pid int, sig syscall.Signal) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(uint(sig)-1)) != 0
-		}
-	}
-	return false
 }
 
 // waitsForChild says whether a thread of pid is blocked in wait4: the

@@ -1,5 +1,5 @@
 // Package procstatus reads what /proc says a process may do: a capability
-// set and the seccomp mode from /proc/PID/status, and the numbers of
+// set, the seccomp mode and the caught signals from /proc/PID/status, and the numbers of
 // /proc/sys files. It is stasis's one reader of them: the doctor
 // (healthcheck) and the engines' preflight (supervisor/engine) both use it.
 // It must not import any other stasis package.
@@ -61,4 +61,15 @@ func ReadInt(path string, otherwise int) int {
 		return otherwise
 	}
 	return n
+}
+
+// Catches says whether process pid has a handler for signal sig: bit sig-1
+// of SigCgt in /proc/PID/status. False when the process is gone.
+func Catches(pid, sig int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	mask, _, err := Parse(b, "SigCgt")
+	return err == nil && sig > 0 && mask&(1<<uint(sig-1)) != 0
 }

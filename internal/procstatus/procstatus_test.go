@@ -54,3 +54,14 @@ func TestReadInt(t *testing.T) {
 		t.Errorf("ReadInt of no file = %d, want -1", n)
 	}
 }
+
+// TestCatches: the test process's Go runtime catches SIGURG; nobody
+// catches anything for a PID that does not exist.
+func TestCatches(t *testing.T) {
+	if !Catches(os.Getpid(), 23) {
+		t.Error("SIGURG (Go's preemption signal) not seen as caught by this process")
+	}
+	if Catches(1<<30, 23) {
+		t.Error("a process that does not exist catches a signal")
+	}
+}

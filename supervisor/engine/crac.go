@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"stasis/internal/procstatus"
 	"stasis/reaper"
 	"stasis/triggers/attach"
 )
@@ -354,7 +355,7 @@ func awaitRestoredChild(ctx context.Context, p *reaper.Process, want int) (int, 
 		// before it waits for the JVM: until then a SIGTERM would kill it and
 		// orphan the JVM.
 		if c := childrenOf(p.Pid); len(c) == 1 && (want == 0 || c[0] == want) && commOf(p.Pid) != "criu" &&
-			catches(p.Pid, syscall.SIGTERM) && waitingForChild(p.Pid) {
+			procstatus.Catches(p.Pid, int(syscall.SIGTERM)) && waitingForChild(p.Pid) {
 			return c[0], nil
 		}
 		select {
@@ -388,21 +389,6 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return out
-}
-
-// catches says whether pid has a handler for sig (SigCgt in /proc/PID/status).
-func catches(pid int, sig syscall.Signal) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(uint(sig)-1)) != 0
-		}
-	}
-	return false
 }
 
 // waitingForChild says whether a thread of pid is blocked in wait4
