@@ -89,6 +89,24 @@ func stopAndCheck(t *testing.T, r *stasisRun, sig syscall.Signal) {
 // checksum blocks, as on a stalled network volume.
 func hangImageCheck(t *testing.T, dir string) {
 	t.Helper()
+	editManifest(t, dir, func(m map[string]any) {
+		files := m["files"].([]any)
+		f := files[len(files)-1].(map[string]any)
+		name := f["name"].(string)
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(filepath.Join(dir, name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f["size"], f["crc32c"] = 0, "00000000"
+	})
+}
+
+// editManifest rewrites dir's manifest through edit, as a damaged or
+// tampered image would have it.
+func editManifest(t *testing.T, dir string, edit func(m map[string]any)) {
+	t.Helper()
 	path := filepath.Join(dir, "stasis.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -98,16 +116,7 @@ func hangImageCheck(t *testing.T, dir string) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	files := m["files"].([]any)
-	f := files[len(files)-1].(map[string]any)
-	name := f["name"].(string)
-	if err := os.Remove(filepath.Join(dir, name)); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(filepath.Join(dir, name), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f["size"], f["crc32c"] = 0, "00000000"
+	edit(m)
 	if b, err = json.Marshal(m); err != nil {
 		t.Fatal(err)
 	}
@@ -278,30 +287,17 @@ func pipeSize(t *testing.T, w *os.File) int {
 // were taken (or by a copy that kept sizes), which only CRIU can notice.
 func matchManifest(t *testing.T, dir string) {
 	t.Helper()
-	path := filepath.Join(dir, "stasis.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range m["files"].([]any) {
-		e := f.(map[string]any)
-		fi, err := os.Stat(filepath.Join(dir, e["name"].(string)))
-		if err != nil {
-			t.Fatal(err)
+	editManifest(t, dir, func(m map[string]any) {
+		for _, f := range m["files"].([]any) {
+			e := f.(map[string]any)
+			fi, err := os.Stat(filepath.Join(dir, e["name"].(string)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e["size"] = fi.Size()
+			e["crc32c"] = crc32c(t, filepath.Join(dir, e["name"].(string)))
 		}
-		e["size"] = fi.Size()
-		e["crc32c"] = crc32c(t, filepath.Join(dir, e["name"].(string)))
-	}
-	if b, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func crc32c(t *testing.T, path string) string {
