@@ -168,7 +168,13 @@ func awaitWarpDump(ctx context.Context, j *CheckpointJob) error {
 	if err := awaitJVMEnd(ctx, j, ""); err != nil {
 		return err
 	}
-	if j.Output.Find("warp: Checkpoint successful!") == "" {
+	const success = "warp: Checkpoint successful!"
+	if j.Output.Find(success) == "" {
+		// The JVM may be reaped before its forwarder has read its last
+		// lines from the pipe: let them come before judging.
+		j.Output.settle(100*time.Millisecond, time.Second)
+	}
+	if j.Output.Find(success) == "" {
 		return fmt.Errorf("the JVM died without Warp's \"warp: Checkpoint successful!\"%s", quoted(j.Output))
 	}
 	if _, err := os.Stat(filepath.Join(j.Dir, "core.img")); err != nil {
