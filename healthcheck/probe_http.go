@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"time"
 
-	"stasis/healthcheck/httpget"
+	"stasis/internal/httpget"
 )
 
 // maxProbeBody bounds how much of a response body a probe reads: enough to

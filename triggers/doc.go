@@ -1,7 +1,7 @@
 // Package triggers decides when the JVM is ready to be checkpointed and warms
 // it up first: it parses STASIS_CHECKPOINT_ON into a Spec, waits until every
 // condition of it holds (Waiter), and runs the warm-up (Warmup). The HotSpot
-// attach client lives in triggers/attach.
+// attach client lives in attach.
 //
 // It receives explicit values and a *slog.Logger and never reads STASIS_*
 // variables itself. It may import healthcheck; it must not import supervisor,

@@ -6,11 +6,11 @@ import (
 	"net/url"
 	"time"
 
-	"stasis/healthcheck/httpget"
+	"stasis/internal/httpget"
 )
 
 // The warm-up sends its requests on its own kept-alive connections, through
-// healthcheck/httpget rather than net/http: net/http's Transport hands every
+// internal/httpget rather than net/http: net/http's Transport hands every
 // request to two goroutines per connection, which on a 2-core container cost
 // it almost half of wrk's rate, and net/http with crypto/tls made up half of
 // the stasis binary. Writing prebuilt request bytes and reading the answer on

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"stasis/healthcheck/httpget"
+	"stasis/internal/httpget"
 )
 
 const (

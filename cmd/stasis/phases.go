@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"stasis/healthcheck"
+	"stasis/doctor"
 	"stasis/supervisor"
 	"stasis/supervisor/engine"
 	"stasis/supervisor/image"
@@ -40,7 +40,7 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	ph.Java = java
 	if home != "" {
 		// The release file names the version without starting a JVM.
-		ph.JavaVersion = healthcheck.ReadJDK(java, home, "").Version
+		ph.JavaVersion = doctor.ReadJDK(java, home, "").Version
 	}
 	if cfg.CRIU != "" {
 		// An explicit criu that is not there is a typo, whatever the mode.

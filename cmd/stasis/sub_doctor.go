@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"stasis/healthcheck"
+	"stasis/doctor"
 	"stasis/supervisor/engine"
 	"stasis/supervisor/image"
 )
@@ -38,7 +38,7 @@ func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Write
 		// finding, not an exit 2 (issue 12).
 		dc.ConfigErr = cfgErr.Error()
 	}
-	r := healthcheck.Doctor(context.Background(), dc)
+	r := doctor.Run(context.Background(), dc)
 	if asJSON {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
@@ -66,14 +66,14 @@ func doctorCommand(cfg Config, environ map[string]string, rest []string) []strin
 
 // doctorConfig resolves, as buildPhases and the phase machine do, the
 // engine, criu and what this start would do with the image directory.
-func doctorConfig(cfg Config, command []string, environ map[string]string) healthcheck.DoctorConfig {
-	dc := healthcheck.DoctorConfig{Mode: cfg.Mode, ImageDir: cfg.ImageDir, MinPID: cfg.MinPID,
+func doctorConfig(cfg Config, command []string, environ map[string]string) doctor.Config {
+	dc := doctor.Config{Mode: cfg.Mode, ImageDir: cfg.ImageDir, MinPID: cfg.MinPID,
 		ExpectedImageBytes: defaultImageEstimate, OpenJ9API: cfg.OpenJ9API, Command: command}
 	java, home, err := engine.JavaHome(command)
 	if err != nil {
-		dc.JDK = healthcheck.JDK{Err: "no JDK: " + err.Error()}
+		dc.JDK = doctor.JDK{Err: "no JDK: " + err.Error()}
 	} else {
-		dc.JDK = healthcheck.ReadJDK(java, home, engine.Flavour(home))
+		dc.JDK = doctor.ReadJDK(java, home, engine.Flavour(home))
 	}
 	m, merr := image.Read(cfg.ImageDir)
 	dc.Engine = cfg.Engine
@@ -99,7 +99,7 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) healt
 		dc.CRIU = crit
 	}
 	if f, ok := engine.FactsOf(dc.Engine); ok {
-		dc.EngineFacts = healthcheck.EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm, LibCRIU: f.LibCRIU}
+		dc.EngineFacts = doctor.EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm, LibCRIU: f.LibCRIU}
 	}
 	dc.Checkpoint, dc.Restore = plannedWork(cfg, merr)
 	dc.Image = imageState(cfg.ImageDir, m, merr, dc.Engine, command)
@@ -131,14 +131,14 @@ func plannedWork(cfg Config, imageErr error) (checkpoint, restore bool) {
 	return false, false
 }
 
-func imageState(dir string, m *image.Manifest, err error, eng string, command []string) healthcheck.ImageState {
+func imageState(dir string, m *image.Manifest, err error, eng string, command []string) doctor.ImageState {
 	if errors.Is(err, image.ErrNoImage) {
-		return healthcheck.ImageState{}
+		return doctor.ImageState{}
 	}
 	if err != nil {
-		return healthcheck.ImageState{Present: true, Problem: err.Error()}
+		return doctor.ImageState{Present: true, Problem: err.Error()}
 	}
-	st := healthcheck.ImageState{Present: true, PID: m.PID, Bytes: m.ImageBytes}
+	st := doctor.ImageState{Present: true, PID: m.PID, Bytes: m.ImageBytes}
 	if eng == "" {
 		eng = m.Engine
 	}
@@ -153,11 +153,11 @@ func imageState(dir string, m *image.Manifest, err error, eng string, command []
 // privileges judges, with the engine's rules (the same the preflight before
 // CRIU applies), each need of the engine for what this start does: at
 // restore, also every capability the JVM held at its checkpoint.
-func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[string]string) ([]healthcheck.Privilege, []healthcheck.Finding) {
+func privileges(dc doctor.Config, m *image.Manifest, environ map[string]string) ([]doctor.Privilege, []doctor.Finding) {
 	facts := engine.ReadHostFacts()
 	runtime := engine.DetectRuntime(environ)
-	var out []healthcheck.Privilege
-	var notes []healthcheck.Finding
+	var out []doctor.Privilege
+	var notes []doctor.Finding
 	for _, p := range plannedPhases(dc) {
 		var jvmCaps uint64
 		if p == engine.PhaseRestore && m != nil {
@@ -167,12 +167,12 @@ func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[stri
 		if n.None() {
 			continue
 		}
-		notes = append(notes, healthcheck.Finding{Name: "pod security (" + string(p) + ")",
+		notes = append(notes, doctor.Finding{Name: "pod security (" + string(p) + ")",
 			Detail: "Kubernetes level " + engine.PodSecurity(n)})
 		// OpenJ9's dump is the JVM's, in the mode its command chooses
 		// (engine.OpenJ9DumpCaps), not stasis's choice.
 		if ef, _ := engine.FactsOf(dc.Engine); n.CRIU && engine.Unprivileged(p, facts) && (p == engine.PhaseRestore || ef.DumpCaps == nil) {
-			notes = append(notes, healthcheck.Finding{Name: "criu mode (" + string(p) + ")",
+			notes = append(notes, doctor.Finding{Name: "criu mode (" + string(p) + ")",
 				Detail: "--unprivileged: the container lacks what CRIU's privileged mode needs, which this engine does not"})
 		}
 		unmet := engine.Check(n, facts, runtime)
@@ -181,9 +181,9 @@ func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[stri
 			missing[ms.What] = ms
 		}
 		for _, item := range n.Items() {
-			pv := healthcheck.Privilege{Name: item, OK: true, Detail: okDetail(item, p, facts)}
+			pv := doctor.Privilege{Name: item, OK: true, Detail: okDetail(item, p, facts)}
 			if ms, ok := missing[item]; ok {
-				pv = healthcheck.Privilege{Name: item, Detail: ms.Why, Fix: ms.Fix}
+				pv = doctor.Privilege{Name: item, Detail: ms.Why, Fix: ms.Fix}
 				delete(missing, item)
 			}
 			out = merge(out, pv)
@@ -195,11 +195,11 @@ func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[stri
 		// one line for all.
 		for _, ms := range unmet {
 			if _, left := missing[ms.What]; left {
-				out = merge(out, healthcheck.Privilege{Name: ms.What, Detail: ms.Why, Fix: ms.Fix})
+				out = merge(out, doctor.Privilege{Name: ms.What, Detail: ms.Why, Fix: ms.Fix})
 			}
 		}
 		if len(missing) == 0 {
-			out = merge(out, healthcheck.Privilege{Name: "capabilities of the JVM", OK: true,
+			out = merge(out, doctor.Privilege{Name: "capabilities of the JVM", OK: true,
 				Detail: "all it held at its checkpoint are in the effective set: " + strings.Join(engine.CapNames(n.JVMCaps), ", ")})
 		}
 	}
@@ -208,7 +208,7 @@ func privileges(dc healthcheck.DoctorConfig, m *image.Manifest, environ map[stri
 
 // merge adds p, or lets it replace a met need of the same name when it is
 // unmet (a need of both phases).
-func merge(ps []healthcheck.Privilege, p healthcheck.Privilege) []healthcheck.Privilege {
+func merge(ps []doctor.Privilege, p doctor.Privilege) []doctor.Privilege {
 	for i := range ps {
 		if ps[i].Name == p.Name {
 			if ps[i].OK && !p.OK {
@@ -233,7 +233,7 @@ func okDetail(item string, p engine.Phase, f engine.HostFacts) string {
 	return fmt.Sprintf("in the effective set, as the %s needs (CapEff %016x)", p, f.CapEff)
 }
 
-func plannedPhases(dc healthcheck.DoctorConfig) []engine.Phase {
+func plannedPhases(dc doctor.Config) []engine.Phase {
 	var ps []engine.Phase
 	if dc.Restore {
 		ps = append(ps, engine.PhaseRestore)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"stasis/healthcheck"
+	"stasis/doctor"
 	"stasis/supervisor/engine"
 )
 
@@ -190,7 +190,7 @@ func TestDoctorOpenJ9PrivilegesAreNeedsOf(t *testing.T) {
 		{[]string{"java", "-Dopenj9.internal.criu.unprivilegedMode=true", "-jar", "app.jar"},
 			[]string{"capability CHECKPOINT_RESTORE", "capability NET_ADMIN"}, []string{"capability SYS_ADMIN"}},
 	} {
-		dc := healthcheck.DoctorConfig{Engine: "openj9", Checkpoint: true, Command: tc.command}
+		dc := doctor.Config{Engine: "openj9", Checkpoint: true, Command: tc.command}
 		ps, _ := privileges(dc, nil, map[string]string{})
 		var got []string
 		for _, p := range ps {

@@ -6,8 +6,8 @@ import (
 
 	"strconv"
 
-	"stasis/triggers/attach"
-	openj9attach "stasis/triggers/attach/openj9"
+	"stasis/attach"
+	openj9attach "stasis/attach/openj9"
 )
 
 type subcommand func(args []string, environ map[string]string, stdout, stderr io.Writer) int

@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"stasis/attach"
 	"stasis/internal/procstatus"
 	"stasis/reaper"
-	"stasis/triggers/attach"
 )
 
 // CRaC is OpenJDK CRaC (Azul Zulu and others), and with Warp set, Azul's

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"stasis/attach"
 	"stasis/reaper"
-	"stasis/triggers/attach"
 )
 
 // CRIU is the engine for any HotSpot JDK (Temurin, Debian's OpenJDK,

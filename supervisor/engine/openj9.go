@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	openj9attach "stasis/attach/openj9"
 	"stasis/reaper"
-	openj9attach "stasis/triggers/attach/openj9"
 )
 
 // OpenJ9 is IBM Semeru's CRIU support, in one of OpenJ9's two modes, which

@@ -1,4 +1,4 @@
-package healthcheck
+package doctor
 
 import (
 	"context"
@@ -36,7 +36,7 @@ type Facts struct {
 // Gather finds out the facts about this environment that cfg's checks
 // need. It only reads, except for a temporary file in the image directory
 // and in /dev/shm, removed at once.
-func Gather(ctx context.Context, cfg DoctorConfig) Facts {
+func Gather(ctx context.Context, cfg Config) Facts {
 	f := Facts{Seccomp: -1, PtraceScope: -1, FreeBytes: -1}
 	if b, err := os.ReadFile("/proc/self/status"); err != nil {
 		f.CapErr = err.Error()

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"stasis/triggers/attach"
+	"stasis/attach"
 )
 
 // Main implements `stasis jcmd PID COMMAND [ARGS...]` for an OpenJ9 JVM.

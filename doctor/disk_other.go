@@ -1,6 +1,6 @@
 //go:build !linux
 
-package healthcheck
+package doctor
 
 import "errors"
 

@@ -1,4 +1,4 @@
-package healthcheck
+package doctor
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // DoctorConfig is what `stasis doctor` checks the environment against: the
 // configured mode, and what cmd/stasis resolved with the engines and the
 // image package (which this package must not import).
-type DoctorConfig struct {
+type Config struct {
 	Mode       string // auto, checkpoint, restore, run
 	Engine     string // the engine this start would use; "" when none could be chosen
 	EngineErr  string // why there is none
@@ -98,7 +98,7 @@ type Finding struct {
 
 // DoctorReport is the doctor's answer: OK when nothing the configured mode
 // needs is missing.
-type DoctorReport struct {
+type Report struct {
 	Mode       string    `json:"mode"`
 	Engine     string    `json:"engine,omitempty"`
 	Checkpoint bool      `json:"checkpoint"`
@@ -108,7 +108,7 @@ type DoctorReport struct {
 }
 
 // Doctor gathers this environment's facts and judges them against cfg.
-func Doctor(ctx context.Context, cfg DoctorConfig) *DoctorReport {
+func Run(ctx context.Context, cfg Config) *Report {
 	if cfg.EngineFacts.LibCRIU {
 		cfg.OpenJ9 = gatherOpenJ9(cfg.JDK.Home)
 	}
@@ -117,8 +117,8 @@ func Doctor(ctx context.Context, cfg DoctorConfig) *DoctorReport {
 
 // Diagnose judges facts against what cfg needs. It is pure, so every rule
 // is checked by table tests.
-func Diagnose(cfg DoctorConfig, f Facts) *DoctorReport {
-	d := &diagnosis{cfg: cfg, f: f, r: &DoctorReport{Mode: cfg.Mode, Engine: cfg.Engine,
+func Diagnose(cfg Config, f Facts) *Report {
+	d := &diagnosis{cfg: cfg, f: f, r: &Report{Mode: cfg.Mode, Engine: cfg.Engine,
 		Checkpoint: cfg.Checkpoint, Restore: cfg.Restore, OK: true}}
 	d.config()
 	d.engine()
@@ -137,9 +137,9 @@ func Diagnose(cfg DoctorConfig, f Facts) *DoctorReport {
 }
 
 type diagnosis struct {
-	cfg DoctorConfig
+	cfg Config
 	f   Facts
-	r   *DoctorReport
+	r   *Report
 }
 
 // add records a finding; a missing item that this start does not need is
@@ -200,7 +200,7 @@ func (d *diagnosis) config() {
 		"fix the setting named (stasis --help lists every setting); the findings below assume the rest")
 }
 
-func doing(cfg DoctorConfig) string {
+func doing(cfg Config) string {
 	switch {
 	case cfg.Checkpoint && cfg.Restore:
 		return " (this start restores, else checkpoints)"
@@ -231,7 +231,7 @@ func orUnknown(s string) string {
 
 // WriteText prints the report for people: one line per finding, and the
 // fix under each one that is missing.
-func (r *DoctorReport) WriteText(w io.Writer) error {
+func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, f := range r.Findings {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.ToUpper(f.Status), f.Name, f.Detail)

@@ -50,7 +50,7 @@ import (
 	"strings"
 	"time"
 
-	"stasis/triggers/attach"
+	"stasis/attach"
 )
 
 // Options tunes one attach operation: HotSpot's client's, with this

@@ -22,7 +22,7 @@ import (
 )
 
 // Options tunes one attach operation, of this client or OpenJ9's
-// (triggers/attach/openj9 shares it).
+// (attach/openj9 shares it).
 type Options struct {
 	// Timeout bounds the whole operation: handshake, connect, request and
 	// reply. Zero means the client's DefaultTimeout.

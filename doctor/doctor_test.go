@@ -1,4 +1,4 @@
-package healthcheck
+package doctor
 
 import (
 	"context"
@@ -15,18 +15,18 @@ func goodFacts() Facts {
 		IsStasisPID1: true, FreeBytes: 10 << 30, CRIUVersion: "4.2.1", CRIUCheck: "Looks good.", CRIUCheckOK: true}
 }
 
-func goodConfig(name string, checkpoint, restore bool) DoctorConfig {
+func goodConfig(name string, checkpoint, restore bool) Config {
 	var ef EngineFacts
 	if f, ok := engine.FactsOf(name); ok {
 		ef = EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm, LibCRIU: f.LibCRIU}
 	}
-	return DoctorConfig{Mode: "auto", Engine: name, Checkpoint: checkpoint, Restore: restore, CRIU: "/usr/sbin/criu",
+	return Config{Mode: "auto", Engine: name, Checkpoint: checkpoint, Restore: restore, CRIU: "/usr/sbin/criu",
 		ImageDir: "/checkpoint", MinPID: 1000, ExpectedImageBytes: 100 << 20,
 		Image:  ImageState{Present: restore, PID: 1001, Bytes: 100 << 20},
 		OpenJ9: openJ9Facts{CRIUOnPath: "/usr/sbin/criu", LibCRIU: "/usr/lib64/libcriu.so"}, EngineFacts: ef}
 }
 
-func finding(r *DoctorReport, name string) *Finding {
+func finding(r *Report, name string) *Finding {
 	for i := range r.Findings {
 		if r.Findings[i].Name == name {
 			return &r.Findings[i]
@@ -62,39 +62,39 @@ func TestDiagnoseOpenJ9TLS(t *testing.T) {
 func TestDiagnose(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		cfg     func() DoctorConfig
+		cfg     func() Config
 		facts   func(f *Facts)
 		missing string // "" : OK
 		fix     string
 	}{
-		{"criu checkpoint, all there", func() DoctorConfig { return goodConfig("criu", true, false) }, nil, "", ""},
-		{"an unmet privilege", func() DoctorConfig {
+		{"criu checkpoint, all there", func() Config { return goodConfig("criu", true, false) }, nil, "", ""},
+		{"an unmet privilege", func() Config {
 			c := goodConfig("criu", false, true)
 			c.Privileges = []Privilege{{Name: "capability CHECKPOINT_RESTORE", OK: true, Detail: "in the effective set"},
 				{Name: "capability SYS_PTRACE", Detail: "the JVM held it at its checkpoint", Fix: "docker run --cap-add=SYS_PTRACE …"}}
 			return c
 		}, nil, "capability SYS_PTRACE", "--cap-add=SYS_PTRACE"},
-		{"privileges all met", func() DoctorConfig {
+		{"privileges all met", func() Config {
 			c := goodConfig("criu", true, false)
 			c.Privileges = []Privilege{{Name: "seccomp", OK: true, Detail: "no filter"}}
 			return c
 		}, func(f *Facts) { f.CapEff = 0 }, "", ""},
-		{"an incomplete configuration is a finding", func() DoctorConfig {
+		{"an incomplete configuration is a finding", func() Config {
 			c := goodConfig("criu", true, false)
 			c.ConfigErr = `STASIS_CHECKPOINT_ON="": checkpoint mode needs a trigger`
 			return c
 		}, nil, "configuration", "stasis --help"},
-		{"openj9 checkpoint needs criu on PATH, whatever STASIS_CRIU says", func() DoctorConfig {
+		{"openj9 checkpoint needs criu on PATH, whatever STASIS_CRIU says", func() Config {
 			c := goodConfig("openj9", true, false)
 			c.OpenJ9.CRIUOnPath = ""
 			return c
 		}, nil, "openj9: criu on PATH", "on PATH"},
-		{"openj9 checkpoint needs libcriu.so", func() DoctorConfig {
+		{"openj9 checkpoint needs libcriu.so", func() Config {
 			c := goodConfig("openj9", true, false)
 			c.OpenJ9.LibCRIU = ""
 			return c
 		}, nil, "openj9: libcriu.so", "libcriu.so"},
-		{"openj9 checkpoint needs the unversioned libcriu.so", func() DoctorConfig {
+		{"openj9 checkpoint needs the unversioned libcriu.so", func() Config {
 			c := goodConfig("openj9", true, false)
 			c.OpenJ9.LibCRIU, c.OpenJ9.LibCRIUVersioned = "", "/usr/lib/x86_64-linux-gnu/libcriu.so.2"
 			return c
@@ -102,47 +102,47 @@ func TestDiagnose(t *testing.T) {
 		// Capabilities are the engine's needs (the Privileges list, from
 		// engine.NeedsOf): the doctor has no NET_ADMIN rule of its own,
 		// which demanded it of OpenJ9's privileged dump too.
-		{"openj9 checkpoint: no capability rule of the doctor's own", func() DoctorConfig { return goodConfig("openj9", true, false) },
+		{"openj9 checkpoint: no capability rule of the doctor's own", func() Config { return goodConfig("openj9", true, false) },
 			func(f *Facts) { f.CapEff &^= 1 << 12 }, "", ""},
-		{"openj9 restore needs no criu on PATH", func() DoctorConfig {
+		{"openj9 restore needs no criu on PATH", func() Config {
 			c := goodConfig("openj9", false, true)
 			c.OpenJ9 = openJ9Facts{}
 			return c
 		}, func(f *Facts) { f.CapEff &^= 1 << 12 }, "", ""},
-		{"crac checkpoint under seccomp", func() DoctorConfig { return goodConfig("crac", true, false) },
+		{"crac checkpoint under seccomp", func() Config { return goodConfig("crac", true, false) },
 			func(f *Facts) { f.Seccomp = 2 }, "", ""},
-		{"warp needs no capabilities", func() DoctorConfig { return goodConfig("warp", true, false) },
+		{"warp needs no capabilities", func() Config { return goodConfig("warp", true, false) },
 			func(f *Facts) { f.CapEff, f.NsLastPID = 0, false }, "", ""},
-		{"no ns_last_pid", func() DoctorConfig { return goodConfig("crac", false, true) },
+		{"no ns_last_pid", func() Config { return goodConfig("crac", false, true) },
 			func(f *Facts) { f.NsLastPID = false }, "kernel", "STASIS_ENGINE=warp"},
-		{"no criu", func() DoctorConfig {
+		{"no criu", func() Config {
 			c := goodConfig("criu", true, false)
 			c.CRIU, c.CRIUErr = "", "no criu found"
 			return c
 		},
 			nil, "criu", "STASIS_CRIU="},
-		{"criu check failing is no verdict", func() DoctorConfig { return goodConfig("criu", false, true) },
+		{"criu check failing is no verdict", func() Config { return goodConfig("criu", false, true) },
 			func(f *Facts) { f.CRIUCheckOK, f.CRIUCheck = false, "criu check: not good" }, "", ""},
-		{"no engine", func() DoctorConfig { c := goodConfig("", true, false); c.EngineErr = "no criu"; return c },
+		{"no engine", func() Config { c := goodConfig("", true, false); c.EngineErr = "no criu"; return c },
 			nil, "engine", "CRaC JDK"},
-		{"read-only image dir", func() DoctorConfig { return goodConfig("criu", true, false) },
+		{"read-only image dir", func() Config { return goodConfig("criu", true, false) },
 			func(f *Facts) { f.ImageDirWritable = "/checkpoint is not writable: read-only file system" }, "image dir writable", "-v stasis-image:/checkpoint"},
-		{"read-only image dir is fine for a restore", func() DoctorConfig { return goodConfig("criu", false, true) },
+		{"read-only image dir is fine for a restore", func() Config { return goodConfig("criu", false, true) },
 			func(f *Facts) { f.ImageDirWritable = "read-only" }, "", ""},
-		{"restore without an image", func() DoctorConfig { c := goodConfig("criu", false, true); c.Image = ImageState{}; return c },
+		{"restore without an image", func() Config { c := goodConfig("criu", false, true); c.Image = ImageState{}; return c },
 			nil, "image", "STASIS_MODE=checkpoint"},
-		{"image for another command", func() DoctorConfig {
+		{"image for another command", func() Config {
 			c := goodConfig("criu", false, true)
 			c.Image.Problem = "the image was made for another command"
 			return c
 		}, nil, "image", ""},
-		{"pid_max too small", func() DoctorConfig { return goodConfig("criu", true, false) },
+		{"pid_max too small", func() Config { return goodConfig("criu", true, false) },
 			func(f *Facts) { f.PIDMax = 1500 }, "pid_max", "STASIS_MIN_PID"},
-		{"crac restore needs /dev/shm", func() DoctorConfig { return goodConfig("crac", false, true) },
+		{"crac restore needs /dev/shm", func() Config { return goodConfig("crac", false, true) },
 			func(f *Facts) { f.ShmWritable = "/dev/shm is not writable" }, "/dev/shm", "medium: Memory"},
-		{"disk too small for the image", func() DoctorConfig { return goodConfig("criu", true, false) },
+		{"disk too small for the image", func() Config { return goodConfig("criu", true, false) },
 			func(f *Facts) { f.FreeBytes = 10 << 20 }, "disk", "at least 100 MB"},
-		{"run mode needs nothing", func() DoctorConfig { c := goodConfig("", false, false); c.Mode = "run"; return c },
+		{"run mode needs nothing", func() Config { c := goodConfig("", false, false); c.Mode = "run"; return c },
 			func(f *Facts) {
 				*f = Facts{Seccomp: 2, PtraceScope: 3, FreeBytes: 0, ShmWritable: "no", ImageDirWritable: "no"}
 			}, "", ""},
@@ -178,7 +178,7 @@ func TestDiagnose(t *testing.T) {
 
 func TestGatherReadsThisMachine(t *testing.T) {
 	dir := t.TempDir()
-	f := Gather(context.Background(), DoctorConfig{ImageDir: filepath.Join(dir, "img")})
+	f := Gather(context.Background(), Config{ImageDir: filepath.Join(dir, "img")})
 	if f.CapErr != "" || f.PIDMax <= 0 || f.FreeBytes <= 0 {
 		t.Fatalf("facts: %+v", f)
 	}
