@@ -1,9 +1,9 @@
 package doctor
 
 import (
-	"errors"
-
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // freeBytes is the space an unprivileged writer may use where dir is (or
@@ -11,14 +11,8 @@ import (
 func freeBytes(dir string) (int64, string) {
 	var st unix.Statfs_t
 	at := existing(dir)
-	for {
-		err := unix.Statfs(at, &st)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return -1, "statfs " + at + ": " + err.Error()
-		}
-		return int64(st.Bavail) * st.Bsize, ""
+	if err := linux.Retry("statfs", func() error { return unix.Statfs(at, &st) }); err != nil {
+		return -1, at + ": " + err.Error()
 	}
+	return int64(st.Bavail) * st.Bsize, ""
 }

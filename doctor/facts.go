@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"stasis/internal/procstatus"
+	"stasis/internal/linux"
 )
 
 // Facts are what the doctor found out about this environment. Empty
@@ -38,18 +38,20 @@ type Facts struct {
 // and in /dev/shm, removed at once.
 func Gather(ctx context.Context, cfg Config) Facts {
 	f := Facts{Seccomp: -1, PtraceScope: -1, FreeBytes: -1}
-	if b, err := os.ReadFile("/proc/self/status"); err != nil {
+	if st, err := linux.ReadStatus(0); err != nil {
 		f.CapErr = err.Error()
-	} else if caps, seccomp, err := procstatus.Parse(b, "CapEff"); err != nil {
+	} else if f.CapEff, err = st.Cap("CapEff"); err != nil {
 		f.CapErr = err.Error()
 	} else {
-		f.CapEff, f.Seccomp = caps, seccomp
+		f.Seccomp = st.Seccomp
 	}
-	f.CapLast = procstatus.ReadInt("/proc/sys/kernel/cap_last_cap", 0)
-	f.PtraceScope = procstatus.ReadInt("/proc/sys/kernel/yama/ptrace_scope", -1)
+	f.CapLast, _ = linux.CapLast()
+	if n, err := linux.ReadInt("/proc/sys/kernel/yama/ptrace_scope"); err == nil {
+		f.PtraceScope = n
+	}
 	_, err := os.Stat("/proc/sys/kernel/ns_last_pid")
 	f.NsLastPID = err == nil
-	f.PIDMax = procstatus.ReadInt("/proc/sys/kernel/pid_max", 0)
+	f.PIDMax, _ = linux.ReadInt("/proc/sys/kernel/pid_max")
 	f.PID1, f.IsStasisPID1 = pid1()
 	f.ShmWritable = writable("/dev/shm")
 	f.ImageDirWritable = writable(cfg.ImageDir)

@@ -1,9 +1,8 @@
 // Package healthcheck owns the probes that tell whether the JVM is ready
 // (HTTP, HTTPS, TCP, file) and the logic of the `stasis healthcheck`
 // subcommand. It is the bottom of stasis's import graph: it must not import
-// any other stasis package but its own internal/httpget and the leaf
-// internal/procstatus (the one reader of capabilities, which the engines
-// share), nor net/http (httpget says why).
+// any other stasis package but its own internal/httpget, nor net/http
+// (httpget says why).
 package healthcheck
 
 import (

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // burnFlags makes each burned PID as cheap as the kernel allows. CLONE_VM|CLONE_VFORK: no page
@@ -147,15 +149,13 @@ func burnOne() (int, error) {
 	if errno != 0 {
 		return 0, fmt.Errorf("clone: %w", unix.Errno(errno))
 	}
-	for {
-		var ws unix.WaitStatus
+	var ws unix.WaitStatus
+	err := linux.Retry("wait4", func() error {
 		_, err := unix.Wait4(int(pid), &ws, unix.WCLONE, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("wait4 clone child %d: %w", pid, err)
-		}
-		return int(pid), nil
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reap clone child %d: %w", pid, err)
 	}
+	return int(pid), nil
 }

@@ -8,6 +8,7 @@
 // reaping short-lived processes (works unprivileged; a vfork-style clone whose child exits at
 // once: about 20 µs a PID on a 2-CPU VM). Holder explains who blocks a PID; CheckAbove checks a launched PID.
 //
-// It must not import other stasis packages, read STASIS_* variables, or wait for children it did
-// not create: its burned children are clone children that only it reaps (see burn_linux.go).
+// It must not import other stasis packages but internal/linux, read STASIS_* variables, or wait
+// for children it did not create: its burned children are clone children that only it reaps (see
+// burn_linux.go).
 package pidspace

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // Both files answer for the PID namespace of the process that reads or writes them, whichever
@@ -18,22 +19,10 @@ const (
 )
 
 // LastPID reads ns_last_pid: the last PID allocated in this PID namespace.
-func LastPID() (int, error) { return readInt(lastPIDFile) }
+func LastPID() (int, error) { return linux.ReadInt(lastPIDFile) }
 
 // PIDMax reads pid_max: every PID is below it.
-func PIDMax() (int, error) { return readInt(pidMaxFile) }
-
-func readInt(path string) (int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", path, err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", path, err)
-	}
-	return n, nil
-}
+func PIDMax() (int, error) { return linux.ReadInt(pidMaxFile) }
 
 // AdvanceByWriting sets ns_last_pid to target, so every later allocation is above it (Go's
 // runtime threads and exec probes included). It needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE
@@ -78,7 +67,7 @@ func Holder(pid int) (free bool, who string, err error) {
 	if pid <= 0 {
 		return false, "", fmt.Errorf("look up holder of pid %d: not a valid pid", pid)
 	}
-	st, err := readStat(pid)
+	st, err := linux.ReadStat(pid)
 	if err == nil {
 		return false, describe(pid, st), nil
 	}
@@ -88,28 +77,17 @@ func Holder(pid int) (free bool, who string, err error) {
 	return groupHolder(pid)
 }
 
-func readStat(pid int) (procStat, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(data)
-}
-
 // describe names a live holder; for a thread it names the process that owns it.
-func describe(pid int, st procStat) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err == nil {
-		if tgid, err := parseTgid(data); err == nil && tgid != pid {
-			owner := "?"
-			if ost, err := readStat(tgid); err == nil {
-				owner = ost.comm
-			}
-			return fmt.Sprintf("pid %d is held by thread %q of %s (pid %d, state %s)",
-				pid, st.comm, owner, tgid, st.state)
+func describe(pid int, st linux.Stat) string {
+	if status, err := linux.ReadStatus(pid); err == nil && status.Tgid != 0 && status.Tgid != pid {
+		owner := "?"
+		if ost, err := linux.ReadStat(status.Tgid); err == nil {
+			owner = ost.Comm
 		}
+		return fmt.Sprintf("pid %d is held by thread %q of %s (pid %d, state %c)",
+			pid, st.Comm, owner, status.Tgid, st.State)
 	}
-	return fmt.Sprintf("pid %d is held by %s (state %s, parent %d)", pid, st.comm, st.state, st.ppid)
+	return fmt.Sprintf("pid %d is held by %s (state %c, parent %d)", pid, st.Comm, st.State, st.PPID)
 }
 
 // groupHolder scans every process for pid as its process group or session ID.
@@ -123,13 +101,13 @@ func groupHolder(pid int) (bool, string, error) {
 		if err != nil {
 			continue
 		}
-		st, err := readStat(other)
+		st, err := linux.ReadStat(other)
 		if err != nil {
 			continue // exited meanwhile
 		}
-		if st.pgrp == pid || st.session == pid {
+		if st.PGRP == pid || st.Session == pid {
 			return false, fmt.Sprintf("pid %d is held as process group or session of %s (pid %d)",
-				pid, st.comm, other), nil
+				pid, st.Comm, other), nil
 		}
 	}
 	return true, "", nil

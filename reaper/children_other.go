@@ -2,4 +2,8 @@
 
 package reaper
 
+import "errors"
+
 func hasChildren() bool { return false }
+
+func awaitExit() error { return errors.ErrUnsupported }

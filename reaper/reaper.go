@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // unclaimedMax bounds how many exits of unknown PIDs are remembered for a later
@@ -105,23 +107,20 @@ func (r *Reaper) loop() {
 // while it waits; after Close it ends at the next exit without reaping it.
 func (r *Reaper) block() {
 	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		switch err {
-		case unix.EINTR:
-		case nil:
+		if err := awaitExit(); err == nil {
 			select {
 			case <-r.stop:
 				return // closed: the exit is for whoever reaps now
 			default:
 			}
 			r.reapAll()
-		default: // ECHILD: no children now
-			select {
-			case <-r.kick:
-			case <-r.stop:
-				return
-			}
+			continue
+		}
+		// ECHILD: no children now
+		select {
+		case <-r.kick:
+		case <-r.stop:
+			return
 		}
 	}
 }
@@ -134,10 +133,7 @@ func (r *Reaper) reapAll() {
 	defer r.mu.Unlock()
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
+		pid, err := linux.Retry2("wait4", func() (int, error) { return unix.Wait4(-1, &ws, unix.WNOHANG, nil) })
 		if err != nil || pid <= 0 {
 			return // ECHILD: no children; 0: none has exited
 		}

@@ -1,9 +1,10 @@
 package supervisor
 
 import (
-	"bytes"
 	"os"
 	"strconv"
+
+	"stasis/internal/linux"
 )
 
 // descendants lists the processes below stasis, read from /proc. It starts
@@ -25,8 +26,8 @@ func descendants() []int {
 		if err != nil {
 			continue
 		}
-		if ppid, ok := readPPID(pid); ok {
-			parent[ppid] = append(parent[ppid], pid)
+		if st, err := linux.ReadStat(pid); err == nil {
+			parent[st.PPID] = append(parent[st.PPID], pid)
 		}
 	}
 	var out []int
@@ -40,27 +41,4 @@ func descendants() []int {
 		}
 	}
 	return out
-}
-
-// readPPID parses field 4 of /proc/PID/stat; the command name in field 2
-// may hold spaces and parentheses, so parsing starts after the last ')'.
-func readPPID(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	return parseStatPPID(b)
-}
-
-func parseStatPPID(b []byte) (int, bool) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 > len(b) {
-		return 0, false
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(string(f[1]))
-	return ppid, err == nil
 }

@@ -40,19 +40,3 @@ func FuzzParseSignal(f *testing.F) {
 		}
 	})
 }
-
-func TestParseStatPPID(t *testing.T) {
-	ppid, ok := parseStatPPID([]byte("42 (a) b (c)) S 7 42 42 0 -1"))
-	if !ok || ppid != 7 {
-		t.Fatalf("got %d %v", ppid, ok)
-	}
-	if _, ok := parseStatPPID([]byte("42 (trunc")); ok {
-		t.Fatal("accepted a truncated stat")
-	}
-}
-
-func FuzzParseStatPPID(f *testing.F) {
-	f.Add([]byte("1 (init) S 0 1 1 0 -1"))
-	f.Add([]byte("42 ())) R 3"))
-	f.Fuzz(func(t *testing.T, b []byte) { parseStatPPID(b) })
-}

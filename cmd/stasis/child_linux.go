@@ -22,3 +22,9 @@ func childAttr() *syscall.SysProcAttr {
 	}
 	return a
 }
+
+// isTerminal asks for f's terminal attributes, as isatty(3) does.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

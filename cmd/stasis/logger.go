@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/lmittmann/tint"
-	"golang.org/x/sys/unix"
 )
 
 // newLogger builds stasis's logger on stderr. Text lines start with
@@ -43,6 +42,5 @@ func colorful(w io.Writer) bool {
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return isTerminal(f)
 }

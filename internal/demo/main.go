@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"stasis/internal/linux"
 )
 
 func main() {
@@ -173,11 +175,8 @@ func (d *demo) readPhases(ph *phases) {
 // stop sends SIGTERM to stasis, unshare's child (unshare itself ignores it).
 func stop(cmd *exec.Cmd) {
 	pid := cmd.Process.Pid
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		var child int
-		fmt.Sscan(f[0], &child)
-		_ = syscall.Kill(child, syscall.SIGTERM)
+	if c := linux.Children(pid); len(c) > 0 {
+		_ = syscall.Kill(c[0], syscall.SIGTERM)
 	}
 	_ = cmd.Wait()
 }

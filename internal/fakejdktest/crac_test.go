@@ -1,3 +1,5 @@
+//go:build linux
+
 package fakejdktest
 
 import (
@@ -10,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"stasis/internal/procstatus"
+	"stasis/internal/linux"
 )
 
 // TestCheckpointRestoreCRaC is the whole CRaC cycle with the real jcmd and
@@ -57,7 +59,7 @@ func checkpointRestore(t *testing.T, flavour string) {
 		// restorewait forwards signals once its handlers are installed.
 		launcher := ns.ChildPID(t)
 		waitFor(t, "restorewait to catch SIGTERM and wait for the JVM", 10*time.Second, func() bool {
-			return procstatus.Catches(launcher, int(syscall.SIGTERM)) && waitsForChild(launcher)
+			return linux.Catches(launcher, int(syscall.SIGTERM)) && waitsForChild(launcher)
 		})
 		return ns
 	}
@@ -180,7 +182,7 @@ func TestWarpInPlace(t *testing.T) {
 	if got, want := get(t, port, "/pid"), nsPIDOf(t, launcher); got != want {
 		t.Errorf("the application runs in pid %s, want the restoring process %s itself", got, want)
 	}
-	if c := children(launcher); len(c) != 0 {
+	if c := linux.Children(launcher); len(c) != 0 {
 		t.Errorf("the restoring process has children %v: Warp restores in place", c)
 	}
 	if !strings.Contains(ns.Stdout.String(), "warp: Restore successful!") {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package fakejdktest
 
 import (
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 func execCommand(java string, env []string, args ...string) *exec.Cmd {
@@ -330,7 +334,7 @@ func TestDoubleBuilds(t *testing.T) {
 		"-XX:CRaCCheckpointTo="+filepath.Join(t.TempDir(), "img"), fmt.Sprintf("-XX:CRaCMinPid=%d", base+500), fmt.Sprintf("-Dfake.port=%d", port))
 	get(t, port, "/count")
 	wrapper := ns.ChildPID(t)
-	c := children(wrapper)
+	c := linux.Children(wrapper)
 	if len(c) != 1 {
 		t.Fatalf("the CRaCMinPid wrapper has children %v, want the JVM", c)
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"stasis/internal/linux"
 )
 
 // NS is a command running as the only child of the fake java's init role,
@@ -140,7 +142,7 @@ func (n *NS) HostPID(nspid int) (int, error) {
 		if last, err := nsPID(p); err == nil && last == nspid {
 			return p, nil
 		}
-		queue = append(queue, children(p)...)
+		queue = append(queue, linux.Children(p)...)
 	}
 	return 0, fmt.Errorf("no process with namespace pid %d under init %d", nspid, init)
 }
@@ -164,7 +166,7 @@ func (n *NS) WaitHostPID(t testing.TB, nspid int, timeout time.Duration) int {
 func onlyChild(pid int) (int, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if c := children(pid); len(c) > 0 {
+		if c := linux.Children(pid); len(c) > 0 {
 			return c[0], nil
 		}
 		if time.Now().After(deadline) {
@@ -174,32 +176,15 @@ func onlyChild(pid int) (int, error) {
 	}
 }
 
-func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, f := range tasks {
-		b, _ := os.ReadFile(f)
-		for _, s := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(s); err == nil {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
-}
-
 // nsPID is the last NSpid field of /proc/PID/status: the PID in the
 // innermost namespace.
 func nsPID(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := linux.ReadStatus(pid)
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
-			fields := strings.Fields(f)
-			return strconv.Atoi(fields[len(fields)-1])
-		}
+	if st.NSpid == 0 {
+		return 0, fmt.Errorf("no NSpid in /proc/%d/status", pid)
 	}
-	return 0, fmt.Errorf("no NSpid in /proc/%d/status", pid)
+	return st.NSpid, nil
 }

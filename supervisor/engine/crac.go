@@ -7,13 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"stasis/attach"
-	"stasis/internal/procstatus"
+	"stasis/internal/linux"
 	"stasis/reaper"
 )
 
@@ -155,7 +154,7 @@ func followWrapper(pid int) int {
 	if !strings.Contains(string(cmdline), "-XX:CRaCMinPid=") {
 		return pid
 	}
-	if c := childrenOf(pid); len(c) == 1 {
+	if c := linux.Children(pid); len(c) == 1 {
 		return c[0]
 	}
 	return pid
@@ -360,8 +359,8 @@ func awaitRestoredChild(ctx context.Context, p *reaper.Process, want int) (int, 
 		// restorewait forwards signals only once its handlers are installed,
 		// before it waits for the JVM: until then a SIGTERM would kill it and
 		// orphan the JVM.
-		if c := childrenOf(p.Pid); len(c) == 1 && (want == 0 || c[0] == want) && commOf(p.Pid) != "criu" &&
-			procstatus.Catches(p.Pid, int(syscall.SIGTERM)) && waitingForChild(p.Pid) {
+		if c := linux.Children(p.Pid); len(c) == 1 && (want == 0 || c[0] == want) && commOf(p.Pid) != "criu" &&
+			linux.Catches(p.Pid, int(syscall.SIGTERM)) && waitingForChild(p.Pid) {
 			return c[0], nil
 		}
 		select {
@@ -379,22 +378,6 @@ func awaitRestoredChild(ctx context.Context, p *reaper.Process, want int) (int, 
 func commOf(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	return strings.TrimSpace(string(b))
-}
-
-// childrenOf lists the children of every thread of pid: /proc's children
-// file is per thread, and a multithreaded launcher may fork from any.
-func childrenOf(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, t := range tasks {
-		b, _ := os.ReadFile(t)
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
 }
 
 // waitingForChild says whether a thread of pid is blocked in wait4

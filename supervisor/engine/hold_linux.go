@@ -5,19 +5,16 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // noExec says whether dir's filesystem is mounted noexec (Docker's --tmpfs
 // is, by default).
 func noExec(dir string) bool {
 	var st unix.Statfs_t
-	for {
-		err := unix.Statfs(dir, &st)
-		if err == unix.EINTR {
-			continue
-		}
-		return err != nil || st.Flags&unix.ST_NOEXEC != 0
-	}
+	err := linux.Retry("statfs", func() error { return unix.Statfs(dir, &st) })
+	return err != nil || st.Flags&unix.ST_NOEXEC != 0
 }
 
 // openFIFO makes the FIFO and opens it read-write: an open for writing

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // findDumper looks for a CRIU that dumps: a process whose command line runs
@@ -161,11 +163,6 @@ func isCRIUDump(argv []string) bool {
 }
 
 func processAlive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+	st, err := linux.ReadStat(pid)
+	return err == nil && !st.Gone()
 }

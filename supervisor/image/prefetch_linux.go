@@ -4,6 +4,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // willNeedChunk: the kernel clamps one POSIX_FADV_WILLNEED to its readahead
@@ -25,7 +27,8 @@ func willNeed(path string) {
 		return
 	}
 	for off := int64(0); off < fi.Size(); off += willNeedChunk {
-		for unix.Fadvise(int(f.Fd()), off, willNeedChunk, unix.FADV_WILLNEED) == unix.EINTR {
-		}
+		_ = linux.Retry("fadvise64", func() error {
+			return unix.Fadvise(int(f.Fd()), off, willNeedChunk, unix.FADV_WILLNEED)
+		})
 	}
 }
