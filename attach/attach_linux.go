@@ -119,7 +119,7 @@ func checkHotSpot(t *target) error {
 		return newError(ErrOpenJ9, "pid %d is an OpenJ9 JVM: it uses OpenJ9's own attach mechanism, which stasis does not speak", t.pid)
 	case notJVM:
 		t.noVMLib = true
-		if !t.catchesQuit() {
+		if !t.catchesQuit {
 			comm, _ := os.ReadFile(t.procPath("comm"))
 			return newError(ErrNotHotSpot, "pid %d (%s) is not a HotSpot JVM: no libjvm.so is mapped and it has no SIGQUIT handler", t.pid, trimNL(comm))
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"stasis/internal/linux"
 )
 
 func socketOf(pid, nspid int) string {
@@ -189,6 +191,42 @@ func TestNoSIGQUITWithoutHandler(t *testing.T) {
 	assertNoTrigger(t, j.pid, j.pid)
 }
 
+// TestTriggerRemovedWhenJVMDies: a JVM that dies during the handshake
+// takes /proc/PID/cwd with it, and the trigger file it was asked to look
+// for must still be removed from the directory it was created in (a test
+// run once left .attach_pid1003 in cmd/stasis).
+func TestTriggerRemovedWhenJVMDies(t *testing.T) {
+	j := startJVM(t)
+	dir := j.cmd.Dir
+	// Stopped, it takes SIGQUIT but never opens its socket.
+	if err := syscall.Kill(j.pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitStopped(t, j.pid)
+	done := make(chan error, 1)
+	go func() {
+		_, err := JCmd(context.Background(), j.pid, "VM.version", Options{Timeout: 5 * time.Second})
+		done <- err
+	}()
+	trigger := filepath.Join(dir, ".attach_pid"+strconv.Itoa(j.pid))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Lstat(trigger); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no trigger %s appeared", trigger)
+		}
+	}
+	syscall.Kill(j.pid, syscall.SIGKILL)
+	j.cmd.Wait()
+	if err := <-done; err == nil {
+		t.Fatal("attach to a JVM killed during the handshake succeeded")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".attach_pid*")); len(left) > 0 {
+		t.Errorf("trigger left behind in the dead JVM's working directory: %v", left)
+	}
+}
+
 func TestContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -328,14 +366,7 @@ func findNSChild(t *testing.T, root, nspid int) int {
 				return pid
 			}
 		}
-		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
-		for _, f := range tasks {
-			data, _ := os.ReadFile(f)
-			for _, c := range strings.Fields(string(data)) {
-				n, _ := strconv.Atoi(c)
-				queue = append(queue, n)
-			}
-		}
+		queue = append(queue, linux.Children(pid)...)
 	}
 	t.Fatalf("no process with namespace pid %d under %d", nspid, root)
 	return 0
@@ -414,12 +445,11 @@ func waitStopped(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		stats, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
-		stopped := len(stats) > 0
-		for _, f := range stats {
-			data, _ := os.ReadFile(f)
-			// The state follows the parenthesised command name.
-			if i := strings.LastIndexByte(string(data), ')'); i < 0 || len(data) < i+3 || data[i+2] != 'T' {
+		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+		stopped := len(tasks) > 0
+		for _, e := range tasks {
+			tid, _ := strconv.Atoi(e.Name())
+			if st, err := linux.ReadStat(tid); err != nil || st.State != 'T' {
 				stopped = false
 			}
 		}

@@ -1,10 +1,13 @@
 package attach
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // keepID is -1 for setresuid/setresgid: leave that id unchanged.
@@ -28,16 +31,16 @@ func connectAs(path string, uid, gid int) (fd int, err error) {
 	oldGID := unix.Getegid()
 	if err := setThreadIDs(sysSetresgid, gid); err != nil {
 		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("setresgid(-1, %d, -1) on the attach thread: %w", gid, err)
+		return -1, fmt.Errorf("set egid %d on the attach thread: %w", gid, err)
 	}
 	if err := setThreadIDs(sysSetresuid, uid); err != nil {
 		if rerr := setThreadIDs(sysSetresgid, oldGID); rerr != nil {
 			// Leave the thread locked: the runtime then kills it when this
 			// goroutine exits instead of reusing it with the JVM's gid.
-			return -1, fmt.Errorf("setresuid(-1, %d, -1) on the attach thread: %w; restore gid: %v", uid, err, rerr)
+			return -1, fmt.Errorf("set euid %d on the attach thread: %w; restore egid: %v", uid, err, rerr)
 		}
 		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("setresuid(-1, %d, -1) on the attach thread: %w", uid, err)
+		return -1, fmt.Errorf("set euid %d on the attach thread: %w", uid, err)
 	}
 	fd, err = connectUnix(path)
 	if rerr := restoreThreadIDs(oldGID); rerr != nil {
@@ -67,15 +70,17 @@ func restoreThreadIDs(gid int) error {
 // setThreadIDs sets only the effective id of the calling thread; the real
 // and saved ids stay 0, which is what allows switching back.
 func setThreadIDs(trap uintptr, id int) error {
-	for {
+	return linux.Retry(setresName(trap), func() error {
 		_, _, errno := unix.RawSyscall(trap, keepID, uintptr(id), keepID)
-		if errno != unix.EINTR {
-			if errno != 0 {
-				return errno
-			}
-			return nil
-		}
+		return linux.Errno(errno)
+	})
+}
+
+func setresName(trap uintptr) string {
+	if trap == sysSetresgid {
+		return "setresgid"
 	}
+	return "setresuid"
 }
 
 // connectUnix opens a socket and connects it to path. The socket is
@@ -88,13 +93,8 @@ func connectUnix(path string) (int, error) {
 		return -1, fmt.Errorf("socket(AF_UNIX): %w", err)
 	}
 	sa := &unix.SockaddrUnix{Name: path}
-	for {
-		err = unix.Connect(fd, sa)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err == unix.EISCONN { // an interrupted connect that completed
+	err = linux.Retry("connect", func() error { return unix.Connect(fd, sa) })
+	if errors.Is(err, unix.EISCONN) { // an interrupted connect that completed
 		err = nil
 	}
 	if err != nil {

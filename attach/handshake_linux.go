@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // Polling for the socket starts fast, since a JVM that is up answers in a
@@ -33,8 +36,8 @@ func awaitSocket(ctx context.Context, t target, timeout time.Duration, log *slog
 	if err != nil {
 		return "", err
 	}
-	defer removeTrigger(trigger, log)
-	log.Debug("attach listener not running; triggering it", "trigger", trigger)
+	defer trigger.remove(log)
+	log.Debug("attach listener not running; triggering it", "trigger", trigger.path)
 	return pollSocket(ctx, t, sock, timeout, log)
 }
 
@@ -88,7 +91,7 @@ func sendQuit(t target, log *slog.Logger) (bool, error) {
 	if st.state == 'Z' || st.state == 'X' {
 		return false, newError(ErrNoProcess, "pid %d exited while attaching", t.pid)
 	}
-	if !st.catchesQuit() {
+	if !st.catchesQuit {
 		log.Debug("no SIGQUIT handler yet; waiting")
 		return false, nil
 	}
@@ -102,47 +105,65 @@ func sendQuit(t target, log *slog.Logger) (bool, error) {
 	return true, nil
 }
 
+// A trigger is the .attach_pid file of one handshake and a descriptor of
+// the directory it was created in: /proc/PID/cwd stops resolving when the
+// JVM exits, even during the handshake, but the directory stays, and the
+// file must go with the handshake.
+type trigger struct {
+	dir  int // O_PATH
+	name string
+	path string // for messages
+}
+
 // createTrigger creates .attach_pid<nspid> in the JVM's working directory,
 // or in its /tmp when the working directory is not writable (a read-only
 // root file system). HotSpot ignores a trigger not owned by its euid or
 // root, so a root stasis gives the file to the JVM's user, as jcmd run as
 // that user would have created it.
-func createTrigger(t target, log *slog.Logger) (string, error) {
+func createTrigger(t target, log *slog.Logger) (*trigger, error) {
 	name := ".attach_pid" + strconv.Itoa(t.nspid)
 	var errs []error
-	for _, path := range []string{t.procPath("cwd", name), t.procPath("root", "tmp", name)} {
-		fd, err := openTrigger(path)
+	for _, dir := range []string{t.procPath("cwd"), t.procPath("root", "tmp")} {
+		tr, err := createIn(dir, name, t, log)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if unix.Geteuid() == 0 && t.euid != 0 {
-			if err := unix.Fchown(fd, t.euid, t.egid); err != nil {
-				log.Debug("chown attach trigger", "path", path, "err", err)
-			}
-		}
-		unix.Close(fd)
-		return path, nil
+		return tr, nil
 	}
-	return "", fmt.Errorf("create attach trigger for pid %d: %w", t.pid, errors.Join(errs...))
+	return nil, fmt.Errorf("create attach trigger for pid %d: %w", t.pid, errors.Join(errs...))
 }
 
-func openTrigger(path string) (int, error) {
-	for {
-		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != unix.EINTR {
-			if err != nil {
-				return -1, fmt.Errorf("open %s: %w", path, err)
-			}
-			return fd, nil
+func createIn(dir, name string, t target, log *slog.Logger) (*trigger, error) {
+	dfd, err := linux.Retry2("open", func() (int, error) {
+		return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	tr := &trigger{dir: dfd, name: name, path: filepath.Join(dir, name)}
+	fd, err := linux.Retry2("openat", func() (int, error) {
+		return unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	})
+	if err != nil {
+		unix.Close(dfd)
+		return nil, fmt.Errorf("%s: %w", tr.path, err)
+	}
+	if unix.Geteuid() == 0 && t.euid != 0 {
+		if err := unix.Fchown(fd, t.euid, t.egid); err != nil {
+			log.Debug("chown attach trigger", "path", tr.path, "err", err)
 		}
 	}
+	unix.Close(fd)
+	return tr, nil
 }
 
-// removeTrigger deletes the trigger: a stale one would make a later SIGQUIT
-// (a user's thread-dump request) restart the listener instead.
-func removeTrigger(path string, log *slog.Logger) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		log.Warn("remove attach trigger", "path", path, "err", err)
+// remove deletes the trigger: a stale one would make a later SIGQUIT (a
+// user's thread-dump request) restart the listener instead.
+func (tr *trigger) remove(log *slog.Logger) {
+	err := linux.Retry("unlinkat", func() error { return unix.Unlinkat(tr.dir, tr.name, 0) })
+	unix.Close(tr.dir)
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		log.Warn("remove attach trigger", "path", tr.path, "err", err)
 	}
 }

@@ -1,82 +1,42 @@
 package attach
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"fmt"
-	"strconv"
 	"strings"
+	"syscall"
+
+	"stasis/internal/linux"
 )
 
-// procStatus holds the fields of /proc/PID/status that the handshake needs.
+// procStatus holds what the handshake needs from /proc/PID/status.
 type procStatus struct {
-	state      byte // R, S, Z, ...
-	nspid      int  // the pid the JVM sees in its own namespace
-	euid, egid int
-	sigCgt     uint64 // signals with a handler installed
-	sigIgn     uint64
-}
-
-const sigquitBit = 1 << (3 - 1) // SIGQUIT is signal 3
-
-// catchesQuit reports whether SIGQUIT would reach a handler. Before HotSpot
-// installs its handler (early in start-up) or with -Xrs, SIGQUIT's default
-// action terminates the process with a core dump, so it must not be sent.
-func (s procStatus) catchesQuit() bool {
-	return s.sigCgt&sigquitBit != 0 && s.sigIgn&sigquitBit == 0
+	state       byte // R, S, Z, ...
+	nspid       int  // the pid the JVM sees in its own namespace
+	euid, egid  int
+	catchesQuit bool // SIGQUIT would reach a handler
 }
 
 // parseStatus reads /proc/PID/status. The JVM names its socket and trigger
 // file after the last NSpid field (its pid in the innermost namespace); a
 // kernel older than 4.1 has no NSpid, and then pid itself is right.
+// Before HotSpot installs its SIGQUIT handler (early in start-up) or with
+// -Xrs, SIGQUIT's default action terminates the process with a core dump,
+// so catchesQuit decides whether it may be sent.
 func parseStatus(data []byte, pid int) (procStatus, error) {
-	st := procStatus{nspid: pid, euid: -1, egid: -1}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(val)
-		if len(fields) == 0 {
-			continue
-		}
-		var err error
-		switch key {
-		case "State":
-			st.state = fields[0][0]
-		case "NSpid":
-			st.nspid, err = strconv.Atoi(fields[len(fields)-1])
-		case "Uid":
-			st.euid, err = secondField(fields)
-		case "Gid":
-			st.egid, err = secondField(fields)
-		case "SigCgt":
-			st.sigCgt, err = strconv.ParseUint(fields[0], 16, 64)
-		case "SigIgn":
-			st.sigIgn, err = strconv.ParseUint(fields[0], 16, 64)
-		}
-		if err != nil {
-			return st, fmt.Errorf("parse %s line of status: %w", key, err)
-		}
+	st, err := linux.ParseStatus(data)
+	if err != nil {
+		return procStatus{}, err
 	}
-	if st.euid < 0 || st.egid < 0 {
-		return st, fmt.Errorf("status has no Uid or Gid line")
+	ps := procStatus{state: st.State, nspid: cmp.Or(st.NSpid, pid), euid: st.Uid[1], egid: st.Gid[1],
+		catchesQuit: st.Catches(int(syscall.SIGQUIT))}
+	if ps.euid < 0 || ps.egid < 0 {
+		return ps, fmt.Errorf("status has no Uid or Gid line")
 	}
-	if st.nspid <= 0 {
-		return st, fmt.Errorf("status has NSpid %d", st.nspid)
+	if ps.nspid <= 0 {
+		return ps, fmt.Errorf("status has NSpid %d", ps.nspid)
 	}
-	return st, nil
-}
-
-// secondField returns the effective id from "real effective saved fs".
-func secondField(fields []string) (int, error) {
-	if len(fields) < 2 {
-		return 0, fmt.Errorf("want real and effective ids, got %q", strings.Join(fields, " "))
-	}
-	id, err := strconv.ParseUint(fields[1], 10, 32)
-	return int(id), err
+	return ps, nil
 }
 
 // jvmKind classifies a process by the libraries in /proc/PID/maps. OpenJ9
@@ -91,18 +51,12 @@ const (
 
 func classifyMaps(maps []byte) jvmKind {
 	kind := notJVM
-	for len(maps) > 0 {
-		var line []byte
-		line, maps, _ = bytes.Cut(maps, []byte{'\n'})
-		i := bytes.LastIndexByte(line, '/')
-		if i < 0 {
-			continue
-		}
-		name := line[i+1:]
+	for _, p := range linux.MappedFiles(maps) {
+		name := p[strings.LastIndexByte(p, '/')+1:]
 		switch {
-		case bytes.HasPrefix(name, []byte("libj9vm")):
+		case strings.HasPrefix(name, "libj9vm"):
 			return openJ9
-		case bytes.Equal(name, []byte("libjvm.so")):
+		case name == "libjvm.so":
 			kind = hotSpot
 		}
 	}

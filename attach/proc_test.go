@@ -12,7 +12,7 @@ func TestParseStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.nspid != 2 || st.euid != 1001 || st.egid != 2002 || st.state != 'S' || !st.catchesQuit() {
+	if st.nspid != 2 || st.euid != 1001 || st.egid != 2002 || st.state != 'S' || !st.catchesQuit {
 		t.Errorf("parseStatus = %+v", st)
 	}
 	noNS := strings.Replace(sampleStatus, "NSpid:\t4242\t2\n", "", 1)
@@ -20,7 +20,7 @@ func TestParseStatus(t *testing.T) {
 		t.Errorf("without NSpid: %+v, %v; want the pid itself", st, err)
 	}
 	xrs := strings.Replace(sampleStatus, "5ccd", "5cc9", 1)
-	if st, _ := parseStatus([]byte(xrs), 4242); st.catchesQuit() {
+	if st, _ := parseStatus([]byte(xrs), 4242); st.catchesQuit {
 		t.Error("SIGQUIT not in SigCgt, but catchesQuit is true")
 	}
 	if _, err := parseStatus([]byte("Name:\tx\n"), 1); err == nil {

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // Tests that move ns_last_pid never touch the host's namespace: the test binary re-executes
@@ -163,14 +165,9 @@ func quietLog() *slog.Logger {
 
 // capEff reads this process's effective capability set.
 func capEff() (uint64, error) {
-	data, err := os.ReadFile("/proc/self/status")
+	st, err := linux.ReadStatus(0)
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-		}
-	}
-	return 0, errors.New("no CapEff line")
+	return st.Cap("CapEff")
 }

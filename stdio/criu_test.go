@@ -3,7 +3,6 @@
 package stdio
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"stasis/internal/linux"
 )
 
 // findCRIU returns a criu of major version 4 or later, or skips.
@@ -107,12 +108,12 @@ func loopPID(t *testing.T, unsharePID int) int {
 	t.Helper()
 	var pid int
 	waitFor(t, "unshare's child", func() bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", unsharePID, unsharePID))
-		if err != nil {
+		c := linux.Children(unsharePID)
+		if len(c) == 0 {
 			return false
 		}
-		_, err = fmt.Sscan(string(bytes.TrimSpace(b)), &pid)
-		return err == nil
+		pid = c[0]
+		return true
 	})
 	return pid
 }

@@ -3,6 +3,7 @@ package openj9attach
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // Names in the common directory (CommonDirectory.java, TargetDirectory.java,
@@ -117,19 +120,15 @@ func inspect(pid int) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s/status: %w", proc, err)
 	}
-	t := &target{pid: pid, nspid: pid, uid: -1, root: proc + "/root"}
-	for _, line := range strings.Split(string(data), "\n") {
-		key, val, _ := strings.Cut(line, ":")
-		f := strings.Fields(val)
-		switch {
-		case key == "State" && len(f) > 0 && (f[0] == "Z" || f[0] == "X"):
-			return nil, newError(ErrNoProcess, "pid %d has exited", pid)
-		case key == "NSpid" && len(f) > 0:
-			t.nspid, _ = strconv.Atoi(f[len(f)-1])
-		case key == "Uid" && len(f) > 1:
-			t.uid, _ = strconv.Atoi(f[1])
-		}
+	st, err := linux.ParseStatus(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/status: %w", proc, err)
 	}
+	if st.Gone() {
+		return nil, newError(ErrNoProcess, "pid %d has exited", pid)
+	}
+	// NSpid is 0 before Linux 4.1: then the pid is the same everywhere.
+	t := &target{pid: pid, nspid: cmp.Or(st.NSpid, pid), uid: st.Uid[1], root: proc + "/root"}
 	if me := unix.Geteuid(); me != 0 && me != t.uid {
 		return nil, newError(ErrPermission, "pid %d runs as uid %d and stasis as uid %d: only root can attach to another user's JVM", pid, t.uid, me)
 	}
@@ -357,13 +356,7 @@ func lockFile(path string, perm os.FileMode, block bool) (*os.File, error) {
 	if !block {
 		how |= unix.LOCK_NB
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if err := linux.Retry("flock", func() error { return unix.Flock(int(f.Fd()), how) }); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"stasis/internal/linux"
 )
 
 // projID is the ftok project id of OpenJ9's attach semaphore
@@ -51,16 +53,10 @@ func semOpen(path string) (int, error) {
 
 func semop(id int, op int16, flg int16) error {
 	b := sembuf{num: 0, op: op, flg: flg}
-	for {
+	return linux.Retry("semop", func() error {
 		_, _, errno := unix.Syscall(unix.SYS_SEMOP, uintptr(id), uintptr(unsafe.Pointer(&b)), 1)
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 {
-			return errno
-		}
-		return nil
-	}
+		return linux.Errno(errno)
+	})
 }
 
 // semPost posts n times (IPC.notifyVm, j9shsem_post).
