@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"stasis/control"
 )
@@ -17,8 +16,6 @@ import (
 func (s *Supervisor) ServeControl(dir string, log *slog.Logger) (*control.Server, error) {
 	return control.Listen(dir, s.handle, log)
 }
-
-var manualOnce sync.Once
 
 func (s *Supervisor) handle(_ context.Context, req control.Request) control.Response {
 	switch req.Op {
@@ -37,7 +34,7 @@ func (s *Supervisor) requestCheckpoint() control.Response {
 	if st.Phase != PhaseWaitingReady || !s.manualWanted {
 		return control.Response{Error: fmt.Sprintf("not waiting for a manual checkpoint (phase %s; STASIS_CHECKPOINT_ON must include manual)", st.Phase)}
 	}
-	manualOnce.Do(func() { close(s.manual) })
+	s.manualOnce.Do(func() { close(s.manual) })
 	b, _ := json.Marshal(map[string]string{"message": "checkpoint requested"})
 	return control.Response{OK: true, Data: b}
 }

@@ -42,6 +42,7 @@ type Supervisor struct {
 
 	State        *State
 	manual       chan struct{} // closed by `stasis checkpoint`
+	manualOnce   sync.Once     // closes manual: a second request is no error
 	manualWanted bool          // STASIS_CHECKPOINT_ON includes manual
 }
 
