@@ -8,10 +8,10 @@ import (
 
 // Retry calls f until it fails with something other than EINTR, and
 // returns that error as an *os.SyscallError naming the syscall, or nil.
-// Go installs its signal handlers with SA_RESTART, but the kernel restarts
-// only some syscalls (signal(7)): semop, a blocking connect and calls into
-// FUSE or NFS can still fail with EINTR when a signal (SIGCHLD, Go's
-// SIGURG) arrives.
+// Go installs its signal handlers with SA_RESTART, but the kernel never
+// restarts some syscalls (semop, the sleeps: signal(7)), and file systems
+// such as FUSE and NFS fail others with EINTR of their own when a signal
+// (SIGCHLD, Go's SIGURG) arrives.
 func Retry(name string, f func() error) error {
 	for {
 		err := f()
