@@ -170,10 +170,7 @@ func (v *validator) level(setting, value string) slog.Level {
 func (v *validator) checkpointSettings(c *Config, s settings) {
 	spec, err := triggers.ParseSpec(s.CheckpointOn)
 	if err != nil {
-		// ParseSpec's message names STASIS_CHECKPOINT_ON and the item.
-		if v.err == nil {
-			v.err = &ConfigError{Setting: "STASIS_CHECKPOINT_ON", Value: s.CheckpointOn, Problem: strings.TrimPrefix(err.Error(), "STASIS_CHECKPOINT_ON: ")}
-		}
+		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, err.Error())
 	}
 	c.Spec = spec
 	facts, _ := engine.FactsOf(c.Engine) // zero for auto
