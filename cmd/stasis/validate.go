@@ -86,6 +86,12 @@ func (v *validator) fail(setting, value, problem string) {
 	}
 }
 
+func (v *validator) usage(problem string) {
+	if v.err == nil {
+		v.err = &UsageError{Problem: problem}
+	}
+}
+
 func (v *validator) oneOf(setting, value string, allowed ...string) string {
 	if !isOneOf(value, allowed...) {
 		v.fail(setting, value, "must be one of "+strings.Join(allowed, ", "))
@@ -199,9 +205,9 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 		c.Spec.SetInsecure(true)
 	}
 	if len(c.Command) == 0 {
-		v.fail("command", "", "no command given: usage: stasis [flags] -- CMD [ARGS...]")
+		v.usage("no command given: usage: stasis [flags] -- CMD [ARGS...]")
 	} else if c.Command[0] == "" {
-		v.fail("command", "", "the command's name is empty: usage: stasis [flags] -- CMD [ARGS...]")
+		v.usage("the command's name is empty: usage: stasis [flags] -- CMD [ARGS...]")
 	}
 }
 
