@@ -12,41 +12,51 @@ import (
 // Main implements `stasis jcmd PID COMMAND [ARGS...]`; args are the words
 // after "jcmd". Like jcmd, the command and its arguments are joined with
 // spaces into one diagnostic command line, so `stasis jcmd PID help` lists
-// the JVM's commands. It prints the JVM's answer to stdout and returns 0,
-// 1 when the JVM reports an error (its text goes to stderr) or cannot be
-// attached, and 2 for bad arguments.
-func Main(args []string, stdout, stderr io.Writer) int {
+// the JVM's commands. It prints the JVM's answer to stdout. Its error is a
+// *UsageError for bad arguments (no process touched), a *Refusal when the
+// JVM answers with an error, else why the JVM could not be asked; the
+// caller picks the exit status.
+func Main(args []string, stdout io.Writer) error {
 	pid, cmdline, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "stasis jcmd: %v\n", err)
-		return 2
+		return &UsageError{Err: err}
 	}
 	out, err := JCmd(context.Background(), pid, cmdline, Options{})
 	var jvm error
 	if IsJVMError(err) {
 		jvm = err
 	}
-	return Answer(stdout, stderr, out, err, jvm)
+	return Answer(stdout, out, err, jvm)
 }
 
+// UsageError is a bad argument to `stasis jcmd`.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Refusal is the JVM's own error answer to a command; its text is the
+// JVM's, for printing as it is.
+type Refusal struct{ Err error }
+
+func (e *Refusal) Error() string { return e.Err.Error() }
+func (e *Refusal) Unwrap() error { return e.Err }
+
 // Answer ends `stasis jcmd` for either attach client: the reply out on
-// stdout, ending in a newline, and 0; when err is not nil, 1, with jvm
-// (the JVM's own error, when err is one) alone on stderr, else err after
-// "stasis jcmd: ".
-func Answer(stdout, stderr io.Writer, out string, err, jvm error) int {
+// stdout, ending in a newline, and nil; when err is not nil, err, or jvm
+// (the JVM's own error, when err is one) as a *Refusal.
+func Answer(stdout io.Writer, out string, err, jvm error) error {
 	switch {
 	case jvm != nil:
-		fmt.Fprintln(stderr, jvm)
-		return 1
+		return &Refusal{Err: jvm}
 	case err != nil:
-		fmt.Fprintf(stderr, "stasis jcmd: %v\n", err)
-		return 1
+		return err
 	}
 	io.WriteString(stdout, out)
 	if out != "" && !strings.HasSuffix(out, "\n") {
 		io.WriteString(stdout, "\n")
 	}
-	return 0
+	return nil
 }
 
 var errUsage = errors.New("usage: stasis jcmd PID COMMAND [ARGS...] (COMMAND help lists the JVM's commands)")

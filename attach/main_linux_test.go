@@ -4,6 +4,7 @@ package attach
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,23 +14,27 @@ func TestMainAgainstJVM(t *testing.T) {
 	j := startJVM(t)
 	pid := strconv.Itoa(j.pid)
 	for _, tc := range []struct {
-		args       []string
-		code       int
-		stdout     string
-		stderrLine string
+		args    []string
+		stdout  string
+		err     string // "" for none
+		refusal bool   // the JVM's own answer
 	}{
-		{[]string{pid, "VM.version"}, 0, "OpenJDK", ""},
-		{[]string{pid, "help"}, 0, "GC.run", ""},
-		{[]string{pid, "help", "VM.version"}, 0, "Print JVM version information", ""},
-		{[]string{pid, "No.such"}, 1, "", "java.lang.IllegalArgumentException: Unknown diagnostic command"},
-		{[]string{"1073741824", "VM.version"}, 1, "", "stasis jcmd: no process with pid 1073741824"},
+		{[]string{pid, "VM.version"}, "OpenJDK", "", false},
+		{[]string{pid, "help"}, "GC.run", "", false},
+		{[]string{pid, "help", "VM.version"}, "Print JVM version information", "", false},
+		{[]string{pid, "No.such"}, "", "java.lang.IllegalArgumentException: Unknown diagnostic command", true},
+		{[]string{"1073741824", "VM.version"}, "", "no process with pid 1073741824", false},
 	} {
-		var out, errOut bytes.Buffer
-		code := Main(tc.args, &out, &errOut)
-		if code != tc.code || !strings.Contains(out.String(), tc.stdout) ||
-			strings.TrimSpace(errOut.String()) != tc.stderrLine {
-			t.Errorf("Main(%q) = %d, stdout %.200q, stderr %q; want %d, %q, %q",
-				tc.args, code, out.String(), errOut.String(), tc.code, tc.stdout, tc.stderrLine)
+		var out bytes.Buffer
+		err := Main(tc.args, &out)
+		var refusal *Refusal
+		msg := ""
+		if err != nil {
+			msg = strings.TrimSpace(err.Error())
+		}
+		if msg != tc.err || errors.As(err, &refusal) != tc.refusal || !strings.Contains(out.String(), tc.stdout) {
+			t.Errorf("Main(%q) = %v, stdout %.200q; want %q (refusal %v), stdout %q",
+				tc.args, err, out.String(), tc.err, tc.refusal, tc.stdout)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package attach
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -12,15 +13,16 @@ func TestMainBadArguments(t *testing.T) {
 		want string
 	}{
 		{nil, "usage: stasis jcmd PID COMMAND"},
-		{[]string{"abc", "VM.version"}, `stasis jcmd: PID "abc" is not a process id`},
-		{[]string{"-3", "VM.version"}, `stasis jcmd: PID "-3" is not a process id`},
+		{[]string{"abc", "VM.version"}, `PID "abc" is not a process id`},
+		{[]string{"-3", "VM.version"}, `PID "-3" is not a process id`},
 		{[]string{"42"}, "missing COMMAND after PID 42"},
 		{[]string{"42", strings.Repeat("x", 1100)}, "the JVM accepts at most 1024"},
 	} {
-		var out, errOut bytes.Buffer
-		code := Main(tc.args, &out, &errOut)
-		if code != 2 || !strings.Contains(errOut.String(), tc.want) || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
-			t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 2 and one line with %q", tc.args, code, out.String(), errOut.String(), tc.want)
+		var out bytes.Buffer
+		err := Main(tc.args, &out)
+		var usage *UsageError
+		if !errors.As(err, &usage) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || out.Len() != 0 {
+			t.Errorf("Main(%q) = %v, stdout %q; want a *UsageError, one line with %q", tc.args, err, out.String(), tc.want)
 		}
 	}
 }

@@ -39,12 +39,12 @@ type Spec struct {
 	Conditions []Condition
 }
 
-// setting names the variable in every parse error, so that cmd/stasis can
-// print the error as is.
+// setting is the variable a Spec comes from, named in NotReadyError.
 const setting = "STASIS_CHECKPOINT_ON"
 
 // ParseSpec parses and validates STASIS_CHECKPOINT_ON (see the package doc
-// for the syntax). Errors are one line: `STASIS_CHECKPOINT_ON: "ITEM": why`.
+// for the syntax). Errors are one line, `"ITEM": why`; the caller names the
+// setting (cmd/stasis: STASIS_CHECKPOINT_ON="…": "ITEM": why).
 func ParseSpec(s string) (Spec, error) {
 	if strings.TrimSpace(s) == "" {
 		return Spec{}, nil
@@ -54,16 +54,16 @@ func ParseSpec(s string) (Spec, error) {
 	for _, item := range splitItems(s) {
 		c, err := parseItem(item)
 		if err != nil {
-			return Spec{}, fmt.Errorf("%s: %w", setting, err)
+			return Spec{}, err
 		}
 		if seen[c.Raw] {
-			return Spec{}, fmt.Errorf("%s: %q: duplicate item", setting, c.Raw)
+			return Spec{}, fmt.Errorf("%q: duplicate item", c.Raw)
 		}
 		seen[c.Raw] = true
 		spec.Conditions = append(spec.Conditions, c)
 	}
 	if spec.IsApp() && len(spec.Conditions) > 1 {
-		return Spec{}, fmt.Errorf("%s: %q: app must stand alone (the app checkpoints itself; stasis cannot hold it back for other conditions)", setting, s)
+		return Spec{}, fmt.Errorf("%q: app must stand alone (the app checkpoints itself; stasis cannot hold it back for other conditions)", s)
 	}
 	return spec, nil
 }

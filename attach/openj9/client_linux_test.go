@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"stasis/attach"
 	"stasis/internal/fakejdktest"
 )
 
@@ -96,25 +97,29 @@ func TestJCmdAgainstDouble(t *testing.T) {
 	}
 }
 
-// TestMainOpenJ9: `stasis jcmd` output and exit codes.
+// TestMainOpenJ9: `stasis jcmd` output and errors (cmd/stasis prints a
+// Refusal alone on stderr, exit 1, and a UsageError exits 2).
 func TestMainOpenJ9(t *testing.T) {
 	pid := startDouble(t, []string{"FAKE_OPENJ9_NO_CHECKPOINT_COMMAND=1"})
-	var out, errOut bytes.Buffer
-	if code := Main([]string{strconv.Itoa(pid), "GC.run"}, &out, &errOut); code != 0 || out.String() != "Command succeeded\n" {
-		t.Errorf("GC.run: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	var out bytes.Buffer
+	if err := Main([]string{strconv.Itoa(pid), "GC.run"}, &out); err != nil || out.String() != "Command succeeded\n" {
+		t.Errorf("GC.run: %v, stdout %q", err, out.String())
 	}
 	out.Reset()
-	errOut.Reset()
-	if code := Main([]string{strconv.Itoa(pid), "JDK.checkpoint"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Command JDK.checkpoint not recognized") {
-		t.Errorf("JDK.checkpoint in a release without it: exit %d, stderr %q", code, errOut.String())
+	var refusal *attach.Refusal
+	if err := Main([]string{strconv.Itoa(pid), "JDK.checkpoint"}, &out); !errors.As(err, &refusal) || !strings.Contains(err.Error(), "Command JDK.checkpoint not recognized") {
+		t.Errorf("JDK.checkpoint in a release without it: %v", err)
 	}
 	// Each argument is one word, blanks and all (DiagnosticUtils.makeJcmdCommand).
-	errOut.Reset()
-	if code := Main([]string{strconv.Itoa(pid), "No.such", "a b"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Command No.such,a b not recognized") {
-		t.Errorf("an argument with a blank: exit %d, stderr %q", code, errOut.String())
+	if err := Main([]string{strconv.Itoa(pid), "No.such", "a b"}, &out); !errors.As(err, &refusal) || !strings.Contains(err.Error(), "Command No.such,a b not recognized") {
+		t.Errorf("an argument with a blank: %v", err)
 	}
-	if code := Main([]string{"x", "help"}, &out, &errOut); code != 2 {
-		t.Errorf("bad pid: exit %d", code)
+	var usage *attach.UsageError
+	if err := Main([]string{"x", "help"}, &out); !errors.As(err, &usage) || err.Error() != `PID "x" is not a process id` {
+		t.Errorf("bad pid: %v", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout after errors: %q", out.String())
 	}
 }
 

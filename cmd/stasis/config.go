@@ -86,12 +86,13 @@ type Config struct {
 }
 
 // ConfigError is a bad setting: stasis prints it as one line and exits 2.
+// Setting is empty when the environment as a whole could not be read.
 type ConfigError struct {
 	Setting, Value, Problem string
 }
 
 func (e *ConfigError) Error() string {
-	if e.Setting == "command" || e.Setting == "flags" {
+	if e.Setting == "" {
 		return e.Problem
 	}
 	return fmt.Sprintf("%s=%q: %s", e.Setting, e.Value, e.Problem)
@@ -99,8 +100,10 @@ func (e *ConfigError) Error() string {
 
 func loadEnv(environ map[string]string) (settings, error) {
 	var s settings
-	err := env.ParseWithOptions(&s, env.Options{Environment: environ})
-	return s, err
+	if err := env.ParseWithOptions(&s, env.Options{Environment: environ}); err != nil {
+		return s, &ConfigError{Problem: err.Error()}
+	}
+	return s, nil
 }
 
 // field is one setting as the struct tags describe it.

@@ -120,7 +120,7 @@ func TestBadSettingsExit2AndStartNothing(t *testing.T) {
 func TestNoCommandExits2(t *testing.T) {
 	for _, args := range [][]string{{}, {"--"}, {"--stop-timeout=1s", "--"}} {
 		var out, errb bytes.Buffer
-		if code := run(args, map[string]string{}, &out, &errb); code != 2 {
+		if code := runCode(args, map[string]string{}, &out, &errb); code != 2 {
 			t.Fatalf("%q: exit %d, want 2", args, code)
 		}
 		if !strings.Contains(errb.String(), "no command") {
@@ -131,7 +131,7 @@ func TestNoCommandExits2(t *testing.T) {
 
 func TestHelpListsEverySetting(t *testing.T) {
 	var out bytes.Buffer
-	if code := run([]string{"--help"}, map[string]string{}, &out, &out); code != 0 {
+	if code := runCode([]string{"--help"}, map[string]string{}, &out, &out); code != 0 {
 		t.Fatalf("--help exit %d", code)
 	}
 	var s settings

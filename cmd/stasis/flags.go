@@ -9,8 +9,6 @@ import (
 	"text/tabwriter"
 )
 
-var errHelpShown = errors.New("help shown")
-
 // configure reads the environment, then the flags (a flag wins), and
 // validates the result. The command starts after "--" or at the first
 // argument that is not a flag.
@@ -33,7 +31,7 @@ func configure(args []string, environ map[string]string, stdout io.Writer) (Conf
 			printHelp(stdout, &s)
 			return Config{}, errHelpShown
 		}
-		return Config{}, &ConfigError{Setting: "flags", Problem: flagProblem(err)}
+		return Config{}, &UsageError{Problem: flagProblem(err)}
 	}
 	return validate(s, fs.Args())
 }
@@ -58,7 +56,7 @@ func missingValue(fs *flag.FlagSet, args []string) error {
 			continue
 		}
 		if i+1 == len(args) || args[i+1] == "--" {
-			return &ConfigError{Setting: "flags", Problem: fmt.Sprintf("flag %s needs a value (see stasis --help)", a)}
+			return usagef("flag %s needs a value (see stasis --help)", a)
 		}
 		// The next argument is this flag's value, whatever it looks like.
 		return missingValue(fs, args[i+2:])

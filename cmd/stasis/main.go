@@ -30,39 +30,22 @@ var (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], environMap(), os.Stdout, os.Stderr))
+	code, _ := exitCode(run(os.Args[1:], environMap(), os.Stdout, os.Stderr))
+	os.Exit(code)
 }
 
-// run is stasis as a function of its arguments and environment, and returns
-// the exit status; exitCode chooses it in one place.
-func run(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+// run is stasis as a function of its arguments and environment. It has said
+// why by the time it returns its error; exitCode turns that into the status.
+func run(args []string, environ map[string]string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	if len(args) > 0 {
 		if sub, ok := subcommands[args[0]]; ok {
-			return sub(args[1:], environ, stdout, stderr)
+			return tell(stderr, "stasis "+args[0], sub(args[1:], environ, stdout, stderr))
 		}
 	}
-	cfg, err := configure(args, environ, stdout)
-	if errors.Is(err, errHelpShown) {
-		return 0
-	}
+	cfg, ph, err := prepare(args, environ, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "stasis: %v\n", err)
-		return 2
-	}
-	if cfg.Mode == "auto" || cfg.Mode == "restore" {
-		// The image's bytes start coming into memory now, while stasis
-		// checks its configuration and the image.
-		go image.Prefetch(cfg.ImageDir)
-	}
-	if err := checkHere(cfg); err != nil {
-		fmt.Fprintf(stderr, "stasis: %v\n", err)
-		return 2
-	}
-	ph, err := buildPhases(cfg, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "stasis: %v\n", err)
-		return 2
+		return tell(stderr, "stasis", err)
 	}
 	ph.Started = started
 	lw := newLogWriter(stderr)
@@ -74,9 +57,30 @@ func run(args []string, environ map[string]string, stdout, stderr io.Writer) int
 		log.Info(ph.Engine.Name()+" mode", setting, value, "flags", flags)
 	}
 	err = initMain(cfg, ph, log)
-	code := exitCode(err, log)
+	if _, why := exitCode(err); why != "" {
+		log.Error(why)
+	}
 	lw.Flush(logFlushTimeout)
-	return code
+	return err
+}
+
+// prepare is everything before anything starts: the settings, what only
+// this machine can show, and the engine. Its errors are bad input (exit 2).
+func prepare(args []string, environ map[string]string, stdout io.Writer) (Config, *supervisor.Phases, error) {
+	cfg, err := configure(args, environ, stdout)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if cfg.Mode == "auto" || cfg.Mode == "restore" {
+		// The image's bytes start coming into memory now, while stasis
+		// checks its configuration and the image.
+		go image.Prefetch(cfg.ImageDir)
+	}
+	if err := checkHere(cfg); err != nil {
+		return cfg, nil, err
+	}
+	ph, err := buildPhases(cfg, environ)
+	return cfg, ph, err
 }
 
 // logFlushTimeout is how long stasis's last log lines may take to reach a
@@ -124,43 +128,12 @@ func initMain(cfg Config, ph *supervisor.Phases, log *slog.Logger) (err error) {
 	return sup.RunPhases(context.Background(), ph)
 }
 
-// exitCode maps an outcome to stasis's exit status, as PRODUCT.md lists them.
-func exitCode(err error, log *slog.Logger) int {
-	var exit *supervisor.ExitError
-	var start *supervisor.StartError
-	var conf *ConfigError
-	var ckpt *supervisor.CheckpointError
-	var rest *supervisor.RestoreError
-	// A failed checkpoint or restore may wrap a StartError of criu or of the
-	// warm-up command: their codes (3, 4) come first; 126 and 127 are for the
-	// main command itself.
-	switch {
-	case errors.As(err, &ckpt):
-		log.Error(ckpt.Error())
-		return 3
-	case errors.As(err, &rest):
-		log.Error(rest.Error() + " (STASIS_ON_RESTORE_FAILURE=fail)")
-		return 4
-	case errors.As(err, &exit):
-		return exit.Code()
-	case errors.As(err, &start):
-		log.Error(start.Error())
-		return start.Code()
-	case errors.As(err, &conf):
-		log.Error(conf.Error())
-		return 2
-	case err == nil:
-		return 0
-	}
-	log.Error(err.Error())
-	return 1
-}
-
 // exitNote says how stasis ended, for the exit note `stasis healthcheck` reads.
 func exitNote(err error) string {
 	var exit *supervisor.ExitError
 	if errors.As(err, &exit) {
-		return fmt.Sprintf("%s, stasis exit status %d", err, exit.Code())
+		code, _ := exitCode(err)
+		return fmt.Sprintf("%s, stasis exit status %d", err, code)
 	}
 	if err == nil {
 		return "exit status 0"

@@ -23,14 +23,14 @@ const defaultImageEstimate = 256 << 20
 // lacks for the configured mode, with the fix. CMD is the container's
 // command (the ENTRYPOINT's, after --); without it, the image's command,
 // else java. It exits 0 when nothing the mode needs is missing, else 1.
-func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	var cfgErr error
-	cfg, rest, code := subConfigLenient("doctor", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
+	cfg, rest, err := subConfigLenient("doctor", args, environ, stdout, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print the findings as JSON")
 	}, &cfgErr)
-	if code >= 0 {
-		return code
+	if err != nil {
+		return err
 	}
 	dc := doctorConfig(cfg, doctorCommand(cfg, environ, rest), environ)
 	if cfgErr != nil {
@@ -46,9 +46,9 @@ func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Write
 		_ = r.WriteText(stdout)
 	}
 	if !r.OK {
-		return 1
+		return errNotOK
 	}
-	return 0
+	return nil
 }
 
 func doctorCommand(cfg Config, environ map[string]string, rest []string) []string {

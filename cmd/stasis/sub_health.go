@@ -20,17 +20,16 @@ import (
 // and then from flags, which win as for the init. A subcommand has no
 // command to run, so validate gets a stand-in and Command is cleared. extra
 // adds the subcommand's own flags; the arguments left are returned.
-func subConfig(name string, args []string, environ map[string]string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (Config, []string, int) {
-	return subConfigLenient(name, args, environ, stdout, stderr, extra, nil)
+func subConfig(name string, args []string, environ map[string]string, stdout io.Writer, extra func(*flag.FlagSet)) (Config, []string, error) {
+	return subConfigLenient(name, args, environ, stdout, extra, nil)
 }
 
 // subConfigLenient is subConfig that, with lenient set, hands a
-// configuration error back there instead of failing with exit 2.
-func subConfigLenient(name string, args []string, environ map[string]string, stdout, stderr io.Writer, extra func(*flag.FlagSet), lenient *error) (Config, []string, int) {
+// configuration error back there instead of returning it.
+func subConfigLenient(name string, args []string, environ map[string]string, stdout io.Writer, extra func(*flag.FlagSet), lenient *error) (Config, []string, error) {
 	s, err := loadEnv(environ)
 	if err != nil {
-		fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
-		return Config{}, nil, 2
+		return Config{}, nil, err
 	}
 	fs := flag.NewFlagSet("stasis "+name, flag.ContinueOnError)
 	// A bad flag is one line (below), not the flag package's usage dump;
@@ -44,30 +43,26 @@ func subConfigLenient(name string, args []string, environ map[string]string, std
 		extra(fs)
 	}
 	if err := missingValue(fs, args); err != nil {
-		fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
-		return Config{}, nil, 2
+		return Config{}, nil, err
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "Usage of stasis %s:\n", name)
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
-			return Config{}, nil, 0
+			return Config{}, nil, errHelpShown
 		}
-		fmt.Fprintf(stderr, "stasis %s: %s\n", name, flagProblem(err))
-		return Config{}, nil, 2
+		return Config{}, nil, &UsageError{Problem: flagProblem(err)}
 	}
 	cfg, err := validate(s, []string{"-"})
 	if err != nil {
-		if lenient != nil {
-			*lenient = err // the doctor reports it and goes on
-		} else {
-			fmt.Fprintf(stderr, "stasis %s: %v\n", name, err)
-			return Config{}, nil, 2
+		if lenient == nil {
+			return Config{}, nil, err
 		}
+		*lenient = err // the doctor reports it and goes on
 	}
 	cfg.Command = nil
-	return cfg, fs.Args(), -1
+	return cfg, fs.Args(), nil
 }
 
 // askStatus asks the running stasis for its Status over the control socket.
@@ -90,14 +85,13 @@ func askStatus(ctx context.Context, stateDir, op string) (supervisor.Status, err
 // health probe passes, else 1 with one line saying why. Everything, the
 // question to stasis and the probe, fits in STASIS_HEALTH_TIMEOUT: an exec
 // probe that hangs is worse than one that fails.
-func cmdHealthcheck(args []string, environ map[string]string, stdout, stderr io.Writer) int {
-	cfg, rest, code := subConfig("healthcheck", args, environ, stdout, stderr, nil)
-	if code >= 0 {
-		return code
+func cmdHealthcheck(args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	cfg, rest, err := subConfig("healthcheck", args, environ, stdout, nil)
+	if err != nil {
+		return err
 	}
 	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "stasis healthcheck: unexpected argument %q\n", rest[0])
-		return 2
+		return usagef("unexpected argument %q", rest[0])
 	}
 	ctx := context.Background()
 	if cfg.HealthTimeout > 0 {
@@ -105,23 +99,24 @@ func cmdHealthcheck(args []string, environ map[string]string, stdout, stderr io.
 		ctx, cancel = context.WithTimeout(ctx, cfg.HealthTimeout)
 		defer cancel()
 	}
+	// The verdict is the answer, on stdout either way.
 	st, err := askStatus(ctx, cfg.StateDir, control.OpHealth)
 	if err != nil {
 		fmt.Fprintf(stdout, "unhealthy: %s\n", noAnswer(cfg.StateDir, err))
-		return 1
+		return errNotOK
 	}
 	probe, err := healthProbe(cfg, st)
 	if err != nil {
 		fmt.Fprintf(stdout, "unhealthy: %v\n", err)
-		return 1
+		return errNotOK
 	}
 	v := healthcheck.Judge(ctx, healthcheck.Phase{Phase: st.Phase, Start: st.Start, RestoreError: st.RestoreError}, probe)
 	if !v.Healthy {
 		fmt.Fprintf(stdout, "unhealthy: %s\n", v.Reason)
-		return 1
+		return errNotOK
 	}
 	fmt.Fprintln(stdout, v.Reason)
-	return 0
+	return nil
 }
 
 // healthProbe is STASIS_HEALTH as this process sees it, else the probe the

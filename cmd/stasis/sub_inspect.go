@@ -15,15 +15,14 @@ import (
 // people (or image.Report as JSON), and whether it can be restored here.
 // DIR defaults to STASIS_IMAGE_DIR. It exits 0 when the image is
 // restorable here, 1 when it is not or there is none.
-func cmdInspect(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+func cmdInspect(args []string, environ map[string]string, stdout, stderr io.Writer) error {
 	args, asJSON := takeJSONFlag(args)
-	cfg, rest, code := subConfig("inspect", args, environ, stdout, stderr, nil)
-	if code >= 0 {
-		return code
+	cfg, rest, err := subConfig("inspect", args, environ, stdout, nil)
+	if err != nil {
+		return err
 	}
 	if len(rest) > 1 {
-		fmt.Fprintf(stderr, "stasis inspect: unexpected argument %q\n", rest[1])
-		return 2
+		return usagef("unexpected argument %q", rest[1])
 	}
 	dir := cfg.ImageDir
 	if len(rest) == 1 {
@@ -37,9 +36,9 @@ func cmdInspect(args []string, environ map[string]string, stdout, stderr io.Writ
 		_ = r.WriteText(stdout)
 	}
 	if !r.Restorable {
-		return 1
+		return errNotOK
 	}
-	return 0
+	return nil
 }
 
 // takeJSONFlag removes --json wherever it stands: `stasis inspect DIR

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,32 +40,30 @@ import (
 //	health_probe   the probe `stasis healthcheck` runs
 //
 // It exits 0 with an answer, 1 when stasis does not answer.
-func cmdStatus(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+func cmdStatus(args []string, environ map[string]string, stdout, stderr io.Writer) error {
 	var asJSON bool
-	cfg, rest, code := subConfig("status", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
+	cfg, rest, err := subConfig("status", args, environ, stdout, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
 	})
-	if code >= 0 {
-		return code
+	if err != nil {
+		return err
 	}
 	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "stasis status: unexpected argument %q\n", rest[0])
-		return 2
+		return usagef("unexpected argument %q", rest[0])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout(cfg))
 	defer cancel()
 	st, err := askStatus(ctx, cfg.StateDir, control.OpStatus)
 	if err != nil {
-		fmt.Fprintf(stderr, "stasis status: %s\n", noAnswer(cfg.StateDir, err))
-		return 1
+		return errors.New(noAnswer(cfg.StateDir, err))
 	}
 	if asJSON {
 		b, _ := json.MarshalIndent(st, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
-		return 0
+		return nil
 	}
 	printStatus(stdout, st)
-	return 0
+	return nil
 }
 
 // statusTimeout is STASIS_HEALTH_TIMEOUT, or a few seconds when it is 0.

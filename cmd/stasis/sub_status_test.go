@@ -36,7 +36,7 @@ func serveStatus(t *testing.T, st supervisor.Status) string {
 
 func runSub(args []string, env map[string]string) (int, string, string) {
 	var out, errb bytes.Buffer
-	code := run(args, env, &out, &errb)
+	code := runCode(args, env, &out, &errb)
 	return code, out.String(), errb.String()
 }
 

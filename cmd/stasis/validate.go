@@ -42,7 +42,7 @@ func validate(s settings, command []string) (Config, error) {
 		RestoreChecksums:     v.oneOf("STASIS_RESTORE_CHECKSUMS", s.RestoreChecksums, "during", "before"),
 		CRIU:                 s.CRIU,
 		CRaCResourcePolicies: s.CRaCResourcePolicies,
-		OpenJ9API:            v.oneOf("STASIS_OPENJ9_API", s.OpenJ9API, "criusupport", "crac"),
+		OpenJ9API:            v.oneOf("STASIS_OPENJ9_API", s.OpenJ9API, engine.OpenJ9APIs()...),
 		Health:               strings.TrimSpace(s.Health),
 		HealthTimeout:        v.duration("STASIS_HEALTH_TIMEOUT", s.HealthTimeout),
 		StopTimeout:          v.duration("STASIS_STOP_TIMEOUT", s.StopTimeout),
@@ -83,6 +83,12 @@ type validator struct{ err error }
 func (v *validator) fail(setting, value, problem string) {
 	if v.err == nil {
 		v.err = &ConfigError{Setting: setting, Value: value, Problem: problem}
+	}
+}
+
+func (v *validator) usage(problem string) {
+	if v.err == nil {
+		v.err = &UsageError{Problem: problem}
 	}
 }
 
@@ -170,10 +176,7 @@ func (v *validator) level(setting, value string) slog.Level {
 func (v *validator) checkpointSettings(c *Config, s settings) {
 	spec, err := triggers.ParseSpec(s.CheckpointOn)
 	if err != nil {
-		// ParseSpec's message names STASIS_CHECKPOINT_ON and the item.
-		if v.err == nil {
-			v.err = &ConfigError{Setting: "STASIS_CHECKPOINT_ON", Value: s.CheckpointOn, Problem: strings.TrimPrefix(err.Error(), "STASIS_CHECKPOINT_ON: ")}
-		}
+		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, err.Error())
 	}
 	c.Spec = spec
 	facts, _ := engine.FactsOf(c.Engine) // zero for auto
@@ -181,7 +184,8 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "checkpoint mode needs a trigger (for example http://127.0.0.1:8080/health, or manual)")
 	}
 	if spec.IsApp() && c.Engine != "auto" && !facts.AppTrigger {
-		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "app needs a JVM that checkpoints itself (engine crac, warp or openj9); with the "+c.Engine+" engine stasis dumps the JVM and needs a readiness condition")
+		appEngines := engine.NamesWith(func(f engine.Facts) bool { return f.AppTrigger })
+		v.fail("STASIS_CHECKPOINT_ON", s.CheckpointOn, "app needs a JVM that checkpoints itself (engine "+orList(appEngines)+"); with the "+c.Engine+" engine stasis dumps the JVM and needs a readiness condition")
 	}
 	if facts.SelfTriggered && spec.Empty() {
 		c.Spec, _ = triggers.ParseSpec("app") // the application checkpoints itself
@@ -201,10 +205,18 @@ func (v *validator) checkpointSettings(c *Config, s settings) {
 		c.Spec.SetInsecure(true)
 	}
 	if len(c.Command) == 0 {
-		v.fail("command", "", "no command given: usage: stasis [flags] -- CMD [ARGS...]")
+		v.usage("no command given: usage: stasis [flags] -- CMD [ARGS...]")
 	} else if c.Command[0] == "" {
-		v.fail("command", "", "the command's name is empty: usage: stasis [flags] -- CMD [ARGS...]")
+		v.usage("the command's name is empty: usage: stasis [flags] -- CMD [ARGS...]")
 	}
+}
+
+// orList is "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // systemDirs are directories of the operating system, and so never an image

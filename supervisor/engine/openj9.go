@@ -38,6 +38,9 @@ const (
 	OpenJ9CRaC        = "crac"
 )
 
+// OpenJ9APIs lists the values of STASIS_OPENJ9_API, the default first.
+func OpenJ9APIs() []string { return []string{OpenJ9CRIUSupport, OpenJ9CRaC} }
+
 func (*OpenJ9) Name() string       { return "openj9" }
 func (*OpenJ9) FIFOStdio() bool    { return true }
 func (*OpenJ9) DumpLog() string    { return "criu.log" }

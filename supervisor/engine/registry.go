@@ -27,6 +27,17 @@ func Names() []string {
 	return names
 }
 
+// NamesWith lists, in registry order, the engines whose facts pass keep.
+func NamesWith(keep func(Facts) bool) []string {
+	var names []string
+	for _, mk := range registry {
+		if e := mk(); keep(e.Facts()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
 // FactsOf returns the facts of the named engine; ok is false for an
 // unknown name.
 func FactsOf(name string) (f Facts, ok bool) {
