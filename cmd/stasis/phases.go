@@ -61,18 +61,17 @@ func resolveInput(cfg Config, command []string, environ map[string]string) engin
 
 // foresee is what a start with cfg would do here, for inspect and the
 // doctor: the engine resolved for resolveWith (a command to find the JDK
-// by, never empty), the image's checks against compare (nil: the engine
-// only) and the plan.
-func foresee(cfg Config, resolveWith, compare []string, environ map[string]string) *supervisor.Foresight {
+// by; the image's when empty), the image's checks against compare (nil:
+// the engine only) and the plan. The error is a setting the start would
+// refuse with exit 2: a finding for the doctor, who goes on.
+func foresee(cfg Config, resolveWith, compare []string, environ map[string]string) (*supervisor.Foresight, error) {
 	if len(resolveWith) == 0 {
 		resolveWith = defaultCommand(cfg, environ)
 	}
-	// A bad setting is the doctor's finding (validate reports it), not a
-	// reason to stop here.
-	res, _ := engine.Resolve(resolveInput(cfg, resolveWith, environ))
+	res, err := engine.Resolve(resolveInput(cfg, resolveWith, environ))
 	return supervisor.Foresee(supervisor.ForeseeInput{Mode: cfg.Mode, NoTrigger: cfg.Spec.Empty(),
 		OnRestoreFailure: cfg.OnRestoreFailure, Dir: cfg.ImageDir, Resolution: res, Command: compare,
-		Environ: environ, EnvMatch: cfg.RestoreEnvMatch})
+		Environ: environ, EnvMatch: cfg.RestoreEnvMatch}), err
 }
 
 // defaultCommand is the command a start without one would be judged by:

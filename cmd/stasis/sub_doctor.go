@@ -64,7 +64,10 @@ func doctorCommand(cfg Config, environ map[string]string, rest []string) []strin
 func doctorConfig(cfg Config, command []string, environ map[string]string) doctor.Config {
 	dc := doctor.Config{Mode: cfg.Mode, ImageDir: cfg.ImageDir, MinPID: cfg.MinPID,
 		ExpectedImageBytes: defaultImageEstimate, OpenJ9API: cfg.OpenJ9API, Command: command}
-	f := foresee(cfg, command, command, environ)
+	f, err := foresee(cfg, command, command, environ)
+	if err != nil {
+		dc.ConfigErr = err.Error() // the start would refuse it (exit 2)
+	}
 	res, m := f.Resolution, f.Manifest
 	if res.JavaErr != nil {
 		dc.JDK = doctor.JDK{Err: "no JDK: " + res.JavaErr.Error()}

@@ -77,6 +77,6 @@ func cutCommand(args []string) ([]string, []string) {
 // it: the restore's checks, each with its verdict.
 func inspect(cfg Config, dir string, command []string, environ map[string]string) *image.Report {
 	cfg.ImageDir = dir
-	f := foresee(cfg, command, command, environ)
+	f, _ := foresee(cfg, command, command, environ) // the image's checks say what a bad setting changes
 	return image.NewReport(dir, f.Manifest, f.ImageErr, f.Restore.Checks)
 }
