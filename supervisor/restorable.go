@@ -90,7 +90,11 @@ func CheckRestorable(in RestoreInput) *Restorability {
 	r := &Restorability{}
 	m := in.Manifest
 	if in.ReadErr != nil || m == nil {
-		r.fail(CheckManifest, in.ReadErr)
+		err := in.ReadErr
+		if err == nil {
+			err = image.ErrNoImage
+		}
+		r.fail(CheckManifest, err)
 		return r
 	}
 	r.pass(CheckManifest, fmt.Sprintf("format %d, written by stasis %s", m.Format, m.StasisVersion))

@@ -206,11 +206,12 @@ func TestSubcommandsAgainstRealJVM(t *testing.T) {
 		// another engine than STASIS_ENGINE names: inspect says so too
 		// (before, it never compared them and said "restorable here: yes").
 		code, out = inNamespace(t, s, nil, append([]string{"inspect", s.dir, "--"}, s.command...)...)
-		if code != 0 || !strings.Contains(out, "restorable here: yes") {
+		if code != 0 || !strings.Contains(out, "restorable here: yes") || !strings.Contains(out, "a start here: restore") {
 			t.Fatalf("inspect with the image's own command: exit %d: %s", code, out)
 		}
 		code, out = inNamespace(t, s, nil, "inspect", s.dir, "--", "java", "-cp", "/elsewhere", "Other")
-		if code != 1 || !strings.Contains(out, "FAIL  match") || !strings.Contains(out, "made for the command") || !strings.Contains(out, "restorable here: no") {
+		if code != 1 || !strings.Contains(out, "FAIL  match") || !strings.Contains(out, "made for the command") || !strings.Contains(out, "restorable here: no") ||
+			!strings.Contains(out, "a start here: cold") {
 			t.Fatalf("inspect for another command: exit %d: %s", code, out)
 		}
 		code, out = inNamespace(t, s, []string{"STASIS_ENGINE=warp"}, "inspect", s.dir)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"stasis/supervisor/image"
 )
@@ -78,5 +79,7 @@ func cutCommand(args []string) ([]string, []string) {
 func inspect(cfg Config, dir string, command []string, environ map[string]string) *image.Report {
 	cfg.ImageDir = dir
 	f, _ := foresee(cfg, command, command, environ) // the image's checks say what a bad setting changes
-	return image.NewReport(dir, f.Manifest, f.ImageErr, f.Restore.Checks)
+	r := image.NewReport(dir, f.Manifest, f.ImageErr, f.Restore.Checks)
+	r.Plan = string(f.Decision.Action) + " (" + strings.Join(f.Decision.Reasons, "; ") + ")"
+	return r
 }

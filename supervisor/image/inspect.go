@@ -23,7 +23,10 @@ type Report struct {
 	Manifest   *Manifest `json:"manifest,omitempty"`
 	Restorable bool      `json:"restorable"`
 	Checks     []Check   `json:"checks"`
-	readErr    error     // why the manifest could not be read
+	// Plan is what a start with these settings would do here, and why
+	// (supervisor's Plan, with these checks); "" when not asked.
+	Plan    string `json:"plan,omitempty"`
+	readErr error  // why the manifest could not be read
 }
 
 // NewReport is the report on the image in dir: its manifest (or why none
@@ -69,6 +72,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		verdict = "restorable here: no"
 	}
 	fmt.Fprintf(tw, "\n%s\n", verdict)
+	if r.Plan != "" {
+		fmt.Fprintf(tw, "a start here: %s\n", r.Plan)
+	}
 	return tw.Flush()
 }
 

@@ -26,6 +26,12 @@ func TestReportText(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, out.String())
 		}
 	}
+	r.Plan = "restore (an image is in /checkpoint)"
+	out.Reset()
+	r.WriteText(&out)
+	if !strings.Contains(out.String(), "a start here: restore (an image is in /checkpoint)") {
+		t.Errorf("text lacks the plan:\n%s", out.String())
+	}
 	bad := append(ok, Check{Name: "files", Detail: "image file pages-1.img has 10 bytes", Err: errors.New("x")})
 	r = NewReport(dir, m, nil, bad)
 	out.Reset()
