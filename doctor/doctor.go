@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 )
 
-// DoctorConfig is what `stasis doctor` checks the environment against: the
-// configured mode, and what cmd/stasis resolved with the engines and the
-// image package (which this package must not import).
+// Config is what `stasis doctor` checks the environment against: the
+// configured mode, and what cmd/stasis resolved with engine.Resolve and
+// the supervisor's plan and restorability check.
 type Config struct {
 	Mode       string // auto, checkpoint, restore, run
 	Engine     string // the engine this start would use; "" when none could be chosen
@@ -32,9 +32,9 @@ type Config struct {
 	Command   []string
 	OpenJ9    openJ9Facts
 	// Privileges are the engine's needs for what this start does, each
-	// judged by the engine's own rules (cmd/stasis asks supervisor/engine,
-	// which this package must not import): the capabilities, seccomp and
-	// ptrace that the preflight before CRIU checks too.
+	// judged by the engine's own rules (cmd/stasis asks supervisor/engine):
+	// the capabilities, seccomp and ptrace that the preflight before CRIU
+	// checks too.
 	Privileges []Privilege
 	// PrivilegeNotes are facts about them, shown as information: the Pod
 	// Security level each phase needs, CRIU's mode.

@@ -120,7 +120,7 @@ func TestDiagnose(t *testing.T) {
 			c.CRIU, c.CRIUErr = "", "no criu found"
 			return c
 		},
-			nil, "criu", "STASIS_CRIU="},
+			nil, "criu binary", "STASIS_CRIU="},
 		{"criu check failing is no verdict", func() Config { return goodConfig("criu", false, true) },
 			func(f *Facts) { f.CRIUCheckOK, f.CRIUCheck = false, "criu check: not good" }, "", ""},
 		{"no engine", func() Config { c := goodConfig("", true, false); c.EngineErr = "no criu"; return c },
@@ -188,27 +188,6 @@ func TestGatherReadsThisMachine(t *testing.T) {
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatalf("the doctor left files behind: %v", left)
 	}
-}
-
-func TestReadJDK(t *testing.T) {
-	home := t.TempDir()
-	os.WriteFile(filepath.Join(home, "release"), []byte("IMPLEMENTOR=\"Azul Systems, Inc.\"\nJAVA_VERSION=\"21.0.5\"\nJAVA_RUNTIME_VERSION=\"21.0.5+11-LTS\"\n"), 0o644)
-	j := ReadJDK(filepath.Join(home, "bin", "java"), home, "crac")
-	if j.Vendor != "Azul Systems, Inc." || j.Version != "21.0.5+11-LTS" || j.Flavour != "crac" {
-		t.Fatalf("%+v", j)
-	}
-}
-
-func FuzzParseRelease(f *testing.F) {
-	f.Add([]byte("IMPLEMENTOR=\"Debian\"\nJAVA_VERSION=\"17.0.15\"\n"))
-	f.Add([]byte("=x\nA==\"\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for k := range parseRelease(b) {
-			if k == "" {
-				t.Fatal("empty key")
-			}
-		}
-	})
 }
 
 // TestFindLibCRIU: OpenJ9 dlopens "libcriu.so" (CRIUHelpers.cpp), so only

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"stasis/supervisor/engine"
 )
 
 // openJ9Facts are what an OpenJ9 checkpoint needs beyond stasis's own
@@ -31,7 +33,7 @@ var libDirs = []string{"/usr/lib64", "/usr/lib", "/lib64", "/lib", "/usr/local/l
 // directories of /etc/ld.so.conf.d, and the default ones.
 func gatherOpenJ9(javaHome string) openJ9Facts {
 	var f openJ9Facts
-	if p, err := exec.LookPath("criu"); err == nil {
+	if p, err := exec.LookPath(engine.CRIUBinary); err == nil {
 		f.CRIUOnPath = p
 	}
 	dirs := filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))

@@ -53,6 +53,10 @@ func (d *diagnosis) judged(name string) bool {
 	return false
 }
 
+// criuBinary names the finding about the criu executable (not the engine
+// of that name).
+const criuBinary = "criu binary"
+
 func (d *diagnosis) criu() {
 	need := d.active() && d.preservesPIDs()
 	if d.cfg.CRIU == "" {
@@ -60,15 +64,15 @@ func (d *diagnosis) criu() {
 		if why == "" {
 			why = "no criu found"
 		}
-		d.add("criu", false, need, why,
+		d.add(criuBinary, false, need, why,
 			"install CRIU 4.x in the image and set STASIS_CRIU=/path/to/criu (CRaC JDKs ship one as lib/criu)")
 		return
 	}
 	if d.f.CRIUVersion == "" {
-		d.add("criu", false, need, fmt.Sprintf("%s does not run: %s", d.cfg.CRIU, d.f.CRIUCheck), "install a CRIU 4.x that runs here and set STASIS_CRIU")
+		d.add(criuBinary, false, need, fmt.Sprintf("%s does not run: %s", d.cfg.CRIU, d.f.CRIUCheck), "install a CRIU 4.x that runs here and set STASIS_CRIU")
 		return
 	}
-	d.add("criu", true, need, fmt.Sprintf("%s, version %s", d.cfg.CRIU, d.f.CRIUVersion), "")
+	d.add(criuBinary, true, need, fmt.Sprintf("%s, version %s", d.cfg.CRIU, d.f.CRIUVersion), "")
 	// `criu check` as a whole is no verdict: it fails on a read-only
 	// ns_last_pid and on nftables, and without SYS_ADMIN, where dump and
 	// restore work (issue 12). The needs above are judged one by one.

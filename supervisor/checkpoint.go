@@ -69,7 +69,7 @@ func (ck *checkpointRun) run(ctx context.Context) error {
 			return fmt.Errorf("STASIS_WARMUP_CMD: %w", err)
 		}
 	}
-	if err := preflight(ck.eng, engine.PhaseCheckpoint, nil, ck.ph); err != nil {
+	if err := preflight(ck.eng, engine.PhaseCheckpoint, nil, ck.ph.Command, ck.ph.Runtime, ck.ph.Opt.CRIU); err != nil {
 		return err
 	}
 	if err := prepareDir(dir, ck.eng); err != nil {
@@ -115,12 +115,11 @@ func prepareDir(dir string, eng engine.Engine) error {
 // its PID, which must be free in every later container) and starts the JVM.
 func (ck *checkpointRun) launch(waiter *triggers.Waiter) (time.Time, error) {
 	s, ph := ck.s, ck.ph
+	// Built once, before the supervisor started (engine.Resolution.Launch):
+	// building it may run the JDK, which must not compete with the reaper.
 	argv := ph.LaunchArgv
 	if argv == nil {
-		var err error
-		if argv, err = ck.eng.LaunchArgv(ph.Command, ph.Opt); err != nil {
-			return time.Time{}, err
-		}
+		return time.Time{}, errors.New("no checkpoint command line was built for this start")
 	}
 	if n := len(argv) - len(ph.Command); n > 0 {
 		ck.flags = argv[1 : 1+n] // the engine's flags go right after java

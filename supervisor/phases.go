@@ -24,9 +24,9 @@ type Phases struct {
 	EngineWhy       string        // STASIS_ENGINE=auto: why this engine was chosen
 	Opt             engine.Options
 	Command         []string
-	// LaunchArgv is the checkpoint run's command line, built before the
-	// supervisor starts when this start may checkpoint (building it may run
-	// the JDK once, which must not compete with the reaper); nil otherwise.
+	// LaunchArgv is the checkpoint run's command line, built once before
+	// the supervisor starts when the plan checkpoints (building it may run
+	// the JDK, which must not compete with the reaper); nil otherwise.
 	LaunchArgv        []string
 	Java              string // the java executable of Command, for restoring launchers
 	JavaVersion       string // from the JDK's release file, for the manifest
@@ -58,6 +58,41 @@ type Phases struct {
 	// EnvMatch (STASIS_RESTORE_ENV_MATCH) names variables whose value must
 	// be the checkpoint's: otherwise the start is cold instead of restored.
 	EnvMatch []string
+	// Image is the image directory's manifest, read once (ReadImage) for
+	// the plan and the restore's check; ImageErr why there is none
+	// (image.ErrNoImage: the directory holds no manifest).
+	Image     *image.Manifest
+	ImageErr  error
+	imageRead bool
+}
+
+// ReadImage reads the image directory's manifest, once, where the mode may
+// restore one.
+func (ph *Phases) ReadImage() {
+	if ph.imageRead || ph.Mode == "run" || ph.Mode == "checkpoint" {
+		return
+	}
+	ph.imageRead = true
+	ph.Image, ph.ImageErr = image.Read(ph.Opt.Dir)
+}
+
+// PlanInput gathers the facts the plan decides this start from.
+func (ph *Phases) PlanInput() PlanInput {
+	ph.ReadImage()
+	in := PlanInput{Mode: ph.Mode, NoTrigger: ph.Spec.Empty(), OnRestoreFailure: ph.OnRestoreFailure,
+		ImageDir: ph.Opt.Dir, ImageErr: ph.ImageErr, EngineErr: ph.EngineErr}
+	if in.EngineErr == nil && ph.Engine == nil {
+		in.EngineErr = errors.New("no checkpoint engine")
+	}
+	return in
+}
+
+// restoreInput is what the restore's check compares the image with.
+func (ph *Phases) restoreInput() RestoreInput {
+	ph.ReadImage()
+	return RestoreInput{Dir: ph.Opt.Dir, Manifest: ph.Image, ReadErr: ph.ImageErr, Engine: ph.Engine,
+		FromImage: ph.EngineFromImage, Command: ph.Command, Environ: ph.Environ, EnvMatch: ph.EnvMatch,
+		CRIU: ph.Opt.CRIU, Runtime: ph.Runtime, ChecksumsDuringCRIU: ph.ChecksumsDuringCRIU}
 }
 
 // CheckpointError makes stasis exit 3.
@@ -72,8 +107,9 @@ type RestoreError struct{ Err error }
 func (e *RestoreError) Error() string { return "restore failed: " + e.Err.Error() }
 func (e *RestoreError) Unwrap() error { return e.Err }
 
-// RunPhases is the phase machine: it picks what this start does from the mode
-// and the image directory, and returns the outcome for exitCode.
+// RunPhases is the phase machine: Plan decides what this start does from
+// the mode, the image directory and the engine, and RunPhases carries it
+// out, returning the outcome for exitCode.
 func (s *Supervisor) RunPhases(ctx context.Context, ph *Phases) error {
 	name := ""
 	if ph.Engine != nil {
@@ -84,64 +120,59 @@ func (s *Supervisor) RunPhases(ctx context.Context, ph *Phases) error {
 		s.log.Info("engine chosen", "engine", name, "why", ph.EngineWhy)
 	}
 	s.manualWanted = ph.Spec.IsManual()
-	switch ph.Mode {
-	case "run":
+	in := ph.PlanInput()
+	return s.carryOut(ctx, ph, in, Plan(in))
+}
+
+// carryOut does what d says. A restore that fails is planned again with its
+// failure, which makes it a cold start or the end (exit 4).
+func (s *Supervisor) carryOut(ctx context.Context, ph *Phases, in PlanInput, d Decision) error {
+	s.State.update(func(st *Status) { st.Plan = &d })
+	switch d.Action {
+	case ActRun:
 		return s.cold(ctx, ph, StartCold)
-	case "checkpoint":
+	case ActCheckpoint:
+		if ph.Mode != "checkpoint" {
+			s.log.Info("no image yet: this is the checkpoint run", "image_dir", ph.Opt.Dir)
+		}
 		return s.Checkpoint(ctx, ph)
-	case "restore":
-		return s.restoreOrFallBack(ctx, ph)
+	case ActRestore:
+		err := s.Restore(ctx, ph)
+		var re *RestoreError
+		if !errors.As(err, &re) {
+			return err
+		}
+		in.RestoreErr = re.Err
+		return s.carryOut(ctx, ph, in, Plan(in))
 	}
-	return s.auto(ctx, ph)
-}
-
-// auto restores when the directory holds an image, checkpoints when it holds
-// none and a trigger is configured (the first start), and otherwise starts
-// cold, saying why.
-func (s *Supervisor) auto(ctx context.Context, ph *Phases) error {
-	_, err := image.Read(ph.Opt.Dir)
 	switch {
-	case err == nil:
-		return s.restoreOrFallBack(ctx, ph)
-	case !errors.Is(err, image.ErrNoImage):
-		return s.restoreFailed(ctx, ph, err)
-	case ph.Spec.Empty():
+	case d.Wants == ActCheckpoint && d.Action == ActFail:
+		return &CheckpointError{Err: d.Cause}
+	case d.Wants == ActCheckpoint:
+		s.log.Warn("starting cold: cannot checkpoint here", "err", d.Cause)
+	case d.Wants == ActCold:
 		s.log.Info("starting cold: no image and no STASIS_CHECKPOINT_ON", "image_dir", ph.Opt.Dir)
-		return s.cold(ctx, ph, StartCold)
-	case ph.Engine == nil || ph.EngineErr != nil:
-		s.log.Warn("starting cold: cannot checkpoint here", "err", ph.EngineErr)
-		return s.cold(ctx, ph, StartCold)
-	}
-	s.log.Info("no image yet: this is the checkpoint run", "image_dir", ph.Opt.Dir)
-	return s.Checkpoint(ctx, ph)
-}
-
-func (s *Supervisor) restoreOrFallBack(ctx context.Context, ph *Phases) error {
-	err := s.Restore(ctx, ph)
-	var re *RestoreError
-	if errors.As(err, &re) {
-		return s.restoreFailed(ctx, ph, re.Err)
-	}
-	return err
-}
-
-// restoreFailed applies STASIS_ON_RESTORE_FAILURE: cold starts the command
-// normally, so the service still comes up; fail exits 4.
-func (s *Supervisor) restoreFailed(ctx context.Context, ph *Phases, cause error) error {
-	var env *EnvChangedError
-	if errors.As(cause, &env) {
+	case d.Start == StartCold:
 		// Not a failure: the image may not serve this environment.
-		s.log.Warn("starting cold instead of restoring: "+env.Error(), "image_dir", ph.Opt.Dir)
-		return s.cold(ctx, ph, StartCold)
+		s.log.Warn("starting cold instead of restoring: "+d.Cause.Error(), "image_dir", ph.Opt.Dir)
+	default:
+		return s.restoreFailed(ctx, ph, d)
 	}
-	s.State.update(func(st *Status) { st.RestoreError = cause.Error() })
+	return s.cold(ctx, ph, StartCold)
+}
+
+// restoreFailed applies STASIS_ON_RESTORE_FAILURE, as the plan read it:
+// cold starts the command normally, so the service still comes up; fail
+// exits 4.
+func (s *Supervisor) restoreFailed(ctx context.Context, ph *Phases, d Decision) error {
+	s.State.update(func(st *Status) { st.RestoreError = d.Cause.Error() })
 	if s.Stopping() {
 		return s.stopped("after the restore failed")
 	}
-	if ph.OnRestoreFailure == "fail" {
-		return &RestoreError{Err: cause}
+	if d.Action == ActFail {
+		return &RestoreError{Err: d.Cause}
 	}
-	s.log.Error("restore failed, starting cold instead (STASIS_ON_RESTORE_FAILURE=cold)", "err", cause)
+	s.log.Error("restore failed, starting cold instead (STASIS_ON_RESTORE_FAILURE=cold)", "err", d.Cause)
 	return s.cold(ctx, ph, StartColdFailure)
 }
 

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 
 	"stasis/supervisor/engine"
@@ -24,7 +25,7 @@ func (e *PreflightError) Error() string {
 // the seccomp state, ptrace, the criu binary. Without it, a dump fails late
 // and a restore can hang in a CRIU BUG until STASIS_RESTORE_TIMEOUT (issue
 // 12: no SYS_PTRACE at restore).
-func preflight(eng engine.Engine, phase engine.Phase, m *image.Manifest, ph *Phases) error {
+func preflight(eng engine.Engine, phase engine.Phase, m *image.Manifest, command []string, runtime, criu string) error {
 	var jvmCaps uint64
 	if m != nil {
 		var unknown []string
@@ -34,10 +35,10 @@ func preflight(eng engine.Engine, phase engine.Phase, m *image.Manifest, ph *Pha
 		}
 	}
 	facts := engine.ReadHostFacts()
-	n := engine.NeedsOf(eng.Name(), phase, jvmCaps, facts, ph.Command)
-	missing := engine.Check(n, facts, ph.Runtime)
-	if n.CRIU && ph.Opt.CRIU == "" {
-		missing = append(missing, engine.Missing{What: "criu", Why: "no criu binary found",
+	n := engine.NeedsOf(eng.Name(), phase, jvmCaps, facts, command)
+	missing := engine.Check(n, facts, runtime)
+	if n.CRIU && criu == "" {
+		missing = append(missing, engine.Missing{What: CheckCRIUBinary, Why: "no criu binary found",
 			Fix: "install CRIU 4.x in the image and set STASIS_CRIU"})
 	}
 	if len(missing) > 0 {
@@ -45,3 +46,5 @@ func preflight(eng engine.Engine, phase engine.Phase, m *image.Manifest, ph *Pha
 	}
 	return nil
 }
+
+var errNoCRIU = errors.New("no criu found (set STASIS_CRIU)")

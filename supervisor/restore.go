@@ -3,17 +3,14 @@ package supervisor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"stasis/pidspace"
 	"stasis/reaper"
 	"stasis/stdio"
 	"stasis/supervisor/engine"
@@ -185,66 +182,19 @@ func (s *Supervisor) stopped(when string) error {
 	return &ExitError{Name: "stasis", Status: unix.WaitStatus(sig)}
 }
 
-// checkImage decides whether the image can be restored here: a manifest made
-// for this command and engine, files that match it, the JVM's PID free, and
-// what the engine needs for a restore (criu, capabilities: preflight).
+// checkImage decides whether the image can be restored here
+// (CheckRestorable, which inspect and the doctor ask too), stopping at the
+// first failure.
 func (s *Supervisor) checkImage(ph *Phases) (engine.Engine, *image.Manifest, error) {
-	m, err := image.Read(ph.Opt.Dir)
-	if err != nil {
+	r := CheckRestorable(ph.restoreInput())
+	if len(r.EnvDiff) > 0 {
+		// By name only: the values may be secrets.
+		s.log.Info("the environment differs from the checkpoint's: "+envSeen(r.Engine), "names", strings.Join(r.EnvDiff, ","))
+	}
+	if err := r.Err(); err != nil {
 		return nil, nil, err
 	}
-	eng := ph.Engine
-	if ph.EngineFromImage || eng == nil {
-		// STASIS_ENGINE=auto: the image says which engine made it (a Warp
-		// image restores with warp even where crac would be detected).
-		if eng = engine.New(m.Engine); eng == nil {
-			return nil, nil, fmt.Errorf("the image names an unknown engine %q", m.Engine)
-		}
-	}
-	if err := m.Matches(eng.Name(), ph.Command); err != nil {
-		return nil, nil, err
-	}
-	if err := s.compareEnv(eng, m, ph); err != nil {
-		return nil, nil, err
-	}
-	if eng.Facts().CPUBound {
-		// The runtime does not compare CPU features (CRaC does, with
-		// --cpu-cap=none and its own check): a JIT's code for a missing
-		// feature would crash later with SIGILL.
-		host, err := image.HostCPU()
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := m.CheckCPU(host); err != nil {
-			return nil, nil, err
-		}
-	}
-	// STASIS_RESTORE_CHECKSUMS=during, where stasis runs CRIU: the checksums
-	// run during the restore, the restored JVM held until they pass
-	// (engine/hold.go): sizes only here.
-	verify := m.Verify
-	if eng.FIFOStdio() && ph.ChecksumsDuringCRIU {
-		verify = m.VerifySizes
-	}
-	if err := verify(ph.Opt.Dir); err != nil {
-		return nil, nil, err
-	}
-	if eng.Facts().PreservesPIDs {
-		free, who, err := pidspace.Holder(m.PID)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !free {
-			return nil, nil, fmt.Errorf("the JVM's pid %d is taken: %s", m.PID, who)
-		}
-	}
-	if eng.Facts().CRIU == engine.CRIUByStasis && ph.Opt.CRIU == "" {
-		return nil, nil, errors.New("no criu found (set STASIS_CRIU)")
-	}
-	if err := preflight(eng, engine.PhaseRestore, m, ph); err != nil {
-		return nil, nil, err
-	}
-	return eng, m, nil
+	return r.Engine, ph.Image, nil
 }
 
 // EnvChangedError is a restore not made because variables named in
@@ -257,36 +207,6 @@ func (e *EnvChangedError) Error() string {
 		return "STASIS_RESTORE_ENV_MATCH is set but the image records no environment (an older stasis made it)"
 	}
 	return "STASIS_RESTORE_ENV_MATCH: " + strings.Join(e.Names, ", ") + " differ from the checkpoint's"
-}
-
-// compareEnv logs which variables differ from the checkpoint's, by name
-// only (their values may be secrets), and refuses the restore when one of
-// them is named in STASIS_RESTORE_ENV_MATCH.
-func (s *Supervisor) compareEnv(eng engine.Engine, m *image.Manifest, ph *Phases) error {
-	diff, known := m.EnvDiff(ph.Environ)
-	if !known {
-		if len(ph.EnvMatch) > 0 {
-			return &EnvChangedError{}
-		}
-		return nil
-	}
-	if len(diff) > 0 {
-		sees := "the restored JVM keeps the checkpoint's values"
-		if eng.RestoreSeesNewEnv() {
-			sees = "the restored JVM sees this start's values (" + eng.Name() + " hands them over)"
-		}
-		s.log.Info("the environment differs from the checkpoint's: "+sees, "names", strings.Join(diff, ","))
-	}
-	var must []string
-	for _, name := range ph.EnvMatch {
-		if slices.Contains(diff, name) {
-			must = append(must, name)
-		}
-	}
-	if len(must) > 0 {
-		return &EnvChangedError{Names: must}
-	}
-	return nil
 }
 
 // readyPoll is how often watchReadiness probes: the restored JVM answers

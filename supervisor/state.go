@@ -40,6 +40,9 @@ type Status struct {
 	UptimeMS  int64          `json:"uptime_ms"`
 	LastProbe string         `json:"last_probe,omitempty"`
 	Health    string         `json:"health_probe,omitempty"` // the probe `stasis healthcheck` runs
+	// Plan is what this start does and why (Plan's Decision), once
+	// decided; after a failed restore, the fallback's.
+	Plan *Decision `json:"plan,omitempty"`
 }
 
 // RestorePhases are where a restore's time went, in milliseconds from the

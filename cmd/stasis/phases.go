@@ -2,24 +2,23 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
-	"stasis/doctor"
 	"stasis/supervisor"
 	"stasis/supervisor/engine"
 	"stasis/supervisor/image"
 	"stasis/triggers"
 )
 
-// buildPhases resolves what the configuration leaves open: the engine for
-// STASIS_ENGINE=auto, the criu binary, the java executable. A checkpoint that
-// cannot work here is a configuration error (exit 2, nothing started); in
-// auto and restore modes the phases decide, since an image may name its
-// engine or a cold start may do.
+// buildPhases resolves what the configuration leaves open (engine.Resolve:
+// the engine for STASIS_ENGINE=auto, the criu binary, the java executable)
+// and reads the image directory. A checkpoint that cannot work here is a
+// configuration error (exit 2, nothing started); in auto and restore modes
+// the plan decides, since an image may name its engine or a cold start may
+// do.
 func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, error) {
 	ph := &supervisor.Phases{
 		Mode: cfg.Mode, Command: cfg.Command, Spec: cfg.Spec,
@@ -36,50 +35,17 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	if cfg.Mode == "run" {
 		return ph, nil
 	}
-	java, home, _ := engine.JavaHome(cfg.Command)
-	ph.Java = java
-	if home != "" {
-		// The release file names the version without starting a JVM.
-		ph.JavaVersion = doctor.ReadJDK(java, home, "").Version
+	res, err := engine.Resolve(resolveInput(cfg, cfg.Command, environ))
+	if se := (*engine.SettingError)(nil); errors.As(err, &se) {
+		return nil, &ConfigError{Setting: se.Setting, Value: se.Value, Problem: se.Problem}
 	}
-	if cfg.CRIU != "" {
-		// An explicit criu that is not there is a typo, whatever the mode.
-		if _, err := engine.FindCRIU(cfg.CRIU); err != nil {
-			return nil, &ConfigError{Setting: "STASIS_CRIU", Value: cfg.CRIU, Problem: "not an executable file"}
-		}
-	}
-	// criu is looked up whatever the engine: at restore, an image may name
-	// an engine other than the one detected here.
-	criu, criuErr := engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home)
-	ph.Opt.CRIU = criu
-	name := cfg.Engine
-	ph.EngineFromImage = name == "auto"
-	if name == "auto" {
-		name, ph.EngineWhy, ph.EngineErr = engine.DetectWhy(cfg.Command, cfg.CRIU, environ["JAVA_HOME"])
-	}
-	if f, ok := engine.FactsOf(name); ok && f.JDK != "" && !ph.EngineFromImage && home != "" && engine.Flavour(home) != f.JDK {
-		// Named explicitly: without this, java is launched with the
-		// engine's flags and fails, or a restore fails, after the start.
-		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine,
-			Problem: fmt.Sprintf("the JDK at %s is not %s %s JDK (%s); use one, or STASIS_ENGINE=criu or auto", home, article(f.JDK), f.JDK, engine.FlavourFiles(f.JDK))}
-	}
-	if ph.EngineErr == nil {
-		ph.Engine = engine.New(name)
-		if ph.Engine != nil && ph.Engine.Facts().CRIU == engine.CRIUByStasis {
-			ph.EngineErr = criuErr
-		}
-	}
-	if ph.EngineErr == nil && ph.Engine != nil {
-		ph.EngineErr = engine.CheckCommand(ph.Engine, cfg.Command)
-	}
-	if ph.EngineErr == nil && ph.Engine != nil && mayCheckpoint(cfg) {
-		// LaunchArgv may start the JDK once (crac asks it for its engine
-		// flag): here, before the reaper owns wait4, and only when this
-		// start may checkpoint, so a restore never waits for it.
-		ph.LaunchArgv, ph.EngineErr = ph.Engine.LaunchArgv(cfg.Command, ph.Opt)
-	}
-	if ph.EngineErr == nil && ph.Engine != nil && !ph.Engine.Facts().AppTrigger && cfg.Spec.IsApp() {
-		ph.EngineErr = fmt.Errorf("STASIS_CHECKPOINT_ON=app needs a JVM that checkpoints itself (a CRaC or OpenJ9 JDK); this JDK gets the %s engine", name)
+	ph.Java, ph.JavaVersion, ph.Opt.CRIU = res.Java, res.Release.Version, res.CRIU
+	ph.Engine, ph.EngineErr, ph.EngineFromImage, ph.EngineWhy = res.Engine, res.Err, res.FromImage, res.Why
+	if supervisor.Plan(ph.PlanInput()).Action == supervisor.ActCheckpoint {
+		// Here, before the reaper owns wait4, and only when this start
+		// checkpoints, so a restore never waits for it.
+		res.Launch(cfg.Command, ph.Opt)
+		ph.LaunchArgv, ph.EngineErr = res.LaunchArgv, res.Err
 	}
 	if ph.EngineErr != nil && cfg.Mode == "checkpoint" {
 		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}
@@ -87,17 +53,37 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 	return ph, nil
 }
 
-// mayCheckpoint: checkpoint mode, or auto mode with a trigger and no image
-// yet (the phase machine's first start).
-func mayCheckpoint(cfg Config) bool {
-	if cfg.Mode == "checkpoint" {
-		return true
+// resolveInput is what engine.Resolve needs of the settings.
+func resolveInput(cfg Config, command []string, environ map[string]string) engine.ResolveInput {
+	return engine.ResolveInput{Engine: cfg.Engine, CRIU: cfg.CRIU, JavaHome: environ["JAVA_HOME"],
+		Command: command, AppTrigger: cfg.Spec.IsApp()}
+}
+
+// foresee is what a start with cfg would do here, for inspect and the
+// doctor: the engine resolved for resolveWith (a command to find the JDK
+// by; the image's when empty), the image's checks against compare (nil:
+// the engine only) and the plan. The error is a setting the start would
+// refuse with exit 2: a finding for the doctor, who goes on.
+func foresee(cfg Config, resolveWith, compare []string, environ map[string]string) (*supervisor.Foresight, error) {
+	if len(resolveWith) == 0 {
+		resolveWith = defaultCommand(cfg, environ)
 	}
-	if cfg.Mode != "auto" || cfg.Spec.Empty() {
-		return false
+	res, err := engine.Resolve(resolveInput(cfg, resolveWith, environ))
+	return supervisor.Foresee(supervisor.ForeseeInput{Mode: cfg.Mode, NoTrigger: cfg.Spec.Empty(),
+		OnRestoreFailure: cfg.OnRestoreFailure, Dir: cfg.ImageDir, Resolution: res, Command: compare,
+		Environ: environ, EnvMatch: cfg.RestoreEnvMatch}), err
+}
+
+// defaultCommand is the command a start without one would be judged by:
+// the image's, else the JDK's java.
+func defaultCommand(cfg Config, environ map[string]string) []string {
+	if m, err := image.Read(cfg.ImageDir); err == nil && len(m.Command) > 0 {
+		return m.Command
 	}
-	_, err := image.Read(cfg.ImageDir)
-	return errors.Is(err, image.ErrNoImage)
+	if h := environ["JAVA_HOME"]; h != "" {
+		return []string{filepath.Join(h, "bin", "java")}
+	}
+	return []string{"java"}
 }
 
 // healthSpec is STASIS_HEALTH, else the http or tcp probe of the trigger.
@@ -122,12 +108,4 @@ func becomeSessionLeader(log *slog.Logger) {
 	if _, err := unix.Setsid(); err != nil {
 		log.Debug("setsid", "err", err)
 	}
-}
-
-// article is "an" before a vowel ("an openj9 JDK"), else "a".
-func article(word string) string {
-	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
-		return "an"
-	}
-	return "a"
 }

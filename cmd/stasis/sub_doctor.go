@@ -7,10 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"stasis/doctor"
+	"stasis/supervisor"
 	"stasis/supervisor/engine"
 	"stasis/supervisor/image"
 )
@@ -55,97 +55,84 @@ func doctorCommand(cfg Config, environ map[string]string, rest []string) []strin
 	if len(rest) > 0 {
 		return rest
 	}
-	if m, err := image.Read(cfg.ImageDir); err == nil {
-		return m.Command
-	}
-	if h := environ["JAVA_HOME"]; h != "" {
-		return []string{filepath.Join(h, "bin", "java")}
-	}
-	return []string{"java"}
+	return defaultCommand(cfg, environ)
 }
 
-// doctorConfig resolves, as buildPhases and the phase machine do, the
-// engine, criu and what this start would do with the image directory.
+// doctorConfig is what the doctor judges, found as a start finds it: the
+// engine, criu and the JDK by engine.Resolve, the image's verdict by the
+// restore's checks, what this start does by the plan (foresee).
 func doctorConfig(cfg Config, command []string, environ map[string]string) doctor.Config {
 	dc := doctor.Config{Mode: cfg.Mode, ImageDir: cfg.ImageDir, MinPID: cfg.MinPID,
 		ExpectedImageBytes: defaultImageEstimate, OpenJ9API: cfg.OpenJ9API, Command: command}
-	java, home, err := engine.JavaHome(command)
+	f, err := foresee(cfg, command, command, environ)
 	if err != nil {
-		dc.JDK = doctor.JDK{Err: "no JDK: " + err.Error()}
+		dc.ConfigErr = err.Error() // the start would refuse it (exit 2)
+	}
+	res, m := f.Resolution, f.Manifest
+	if res.JavaErr != nil {
+		dc.JDK = doctor.JDK{Err: "no JDK: " + res.JavaErr.Error()}
 	} else {
-		dc.JDK = doctor.ReadJDK(java, home, engine.Flavour(home))
+		dc.JDK = doctor.JDK{Java: res.Java, Home: res.Home, Flavour: engine.Flavour(res.Home),
+			Vendor: res.Release.Vendor, Version: res.Release.Version}
 	}
-	m, merr := image.Read(cfg.ImageDir)
-	dc.Engine = cfg.Engine
-	if dc.Engine == "auto" {
-		dc.Engine, err = engine.Detect(command, cfg.CRIU, environ["JAVA_HOME"])
-		if err != nil && merr == nil && engine.New(m.Engine) != nil {
-			dc.Engine, err = m.Engine, nil // the image says which engine made it
-		}
-		if err != nil {
-			dc.EngineErr = err.Error()
-		}
+	// The doctor judges the needs of what the settings ask for (Wants):
+	// what is missing for it is the finding, even where the start would
+	// fall back to a cold start.
+	dc.Checkpoint, dc.Restore = f.Decision.Wants == supervisor.ActCheckpoint, f.Decision.Wants == supervisor.ActRestore
+	dc.Engine = doctorEngine(res, m, dc.Restore)
+	if dc.Engine == "" && res.Err != nil {
+		dc.EngineErr = res.Err.Error()
 	}
-	findCRIU := func() (string, error) { return engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], home) }
-	if f, _ := engine.FactsOf(dc.Engine); f.CRIU == engine.CRIUByJVM {
-		// The CRaC JDK runs the criu it finds itself.
-		findCRIU = func() (string, error) {
-			return engine.FindCRaCCRIU(command, home, func(k string) string { return environ[k] })
-		}
-	}
-	if crit, err := findCRIU(); err != nil {
+	if crit, err := res.CRIUFor(dc.Engine, command, func(k string) string { return environ[k] }); err != nil {
 		dc.CRIUErr = err.Error()
 	} else {
 		dc.CRIU = crit
 	}
-	if f, ok := engine.FactsOf(dc.Engine); ok {
-		dc.EngineFacts = doctor.EngineFacts{PreservesPIDs: f.PreservesPIDs, RestoreShm: f.RestoreShm, LibCRIU: f.LibCRIU}
+	if ef, ok := engine.FactsOf(dc.Engine); ok {
+		dc.EngineFacts = doctor.EngineFacts{PreservesPIDs: ef.PreservesPIDs, RestoreShm: ef.RestoreShm, LibCRIU: ef.LibCRIU}
 	}
-	dc.Checkpoint, dc.Restore = plannedWork(cfg, merr)
-	dc.Image = imageState(cfg.ImageDir, m, merr, dc.Engine, command)
-	if merr != nil {
-		m = nil
-	}
+	dc.Image = imageState(f)
 	dc.Privileges, dc.PrivilegeNotes = privileges(dc, m, environ)
-	if merr == nil && m.ImageBytes > 0 {
+	if m != nil && m.ImageBytes > 0 {
 		dc.ExpectedImageBytes = m.ImageBytes
 	}
 	return dc
 }
 
-// plannedWork is what this start does, as the phase machine decides it:
-// auto restores a readable image and otherwise checkpoints when a trigger
-// is set (a broken image means a cold start).
-func plannedWork(cfg Config, imageErr error) (checkpoint, restore bool) {
-	switch cfg.Mode {
-	case "checkpoint":
-		return true, false
-	case "restore":
-		return false, true
-	case "auto":
-		if imageErr == nil || !errors.Is(imageErr, image.ErrNoImage) {
-			return false, true
-		}
-		return !cfg.Spec.Empty(), false
+// doctorEngine is the engine this start uses: with STASIS_ENGINE=auto, at
+// restore (or where none is detected), the one the image names, as the
+// restore takes it.
+func doctorEngine(res *engine.Resolution, m *image.Manifest, restore bool) string {
+	if res.FromImage && m != nil && engine.New(m.Engine) != nil && (restore || res.Engine == nil) {
+		return m.Engine
 	}
-	return false, false
+	if res.Engine != nil {
+		return res.Engine.Name()
+	}
+	return ""
 }
 
-func imageState(dir string, m *image.Manifest, err error, eng string, command []string) doctor.ImageState {
-	if errors.Is(err, image.ErrNoImage) {
+// imageState is the image's verdict by the restore's checks of the image
+// itself; the host's part (criu, capabilities, pid_max) has findings of its
+// own, with their fixes, and the JVM's PID is free or not in the container
+// to come, not in the one the doctor runs in.
+func imageState(f *supervisor.Foresight) doctor.ImageState {
+	if errors.Is(f.ImageErr, image.ErrNoImage) {
 		return doctor.ImageState{}
 	}
-	if err != nil {
-		return doctor.ImageState{Present: true, Problem: err.Error()}
+	if f.ImageErr != nil {
+		return doctor.ImageState{Present: true, Problem: f.ImageErr.Error()}
 	}
-	st := doctor.ImageState{Present: true, PID: m.PID, Bytes: m.ImageBytes}
-	if eng == "" {
-		eng = m.Engine
-	}
-	if err := m.Matches(eng, command); err != nil {
-		st.Problem = err.Error()
-	} else if err := m.Verify(dir); err != nil {
-		st.Problem = err.Error()
+	st := doctor.ImageState{Present: true, PID: f.Manifest.PID, Bytes: f.Manifest.ImageBytes}
+	for _, c := range f.Restore.Checks {
+		switch c.Name {
+		case supervisor.CheckPID, supervisor.CheckCRIUBinary, supervisor.CheckCapabilities:
+			continue
+		}
+		if !c.OK {
+			st.Problem = c.Detail
+			break
+		}
 	}
 	return st
 }

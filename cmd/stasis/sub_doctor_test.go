@@ -212,3 +212,19 @@ func TestDoctorOpenJ9PrivilegesAreNeedsOf(t *testing.T) {
 		}
 	}
 }
+
+// A setting the start refuses with exit 2 (engine.Resolve's
+// SettingError) is a finding of the doctor: before, STASIS_ENGINE=crac on
+// a JDK without CRaC was no configuration finding.
+func TestDoctorEngineOnTheWrongJDK(t *testing.T) {
+	if _, _, err := engine.JavaHome([]string{"java"}); err != nil {
+		t.Skip("no java on PATH:", err)
+	}
+	if _, home, _ := engine.JavaHome([]string{"java"}); engine.Flavour(home) == "crac" {
+		t.Skip("the JDK on PATH is a CRaC JDK")
+	}
+	code, out := doctorRun(t, []string{"STASIS_ENGINE=crac", "JAVA_HOME="})
+	if l := missingLine(out, "configuration"); code != 1 || !strings.Contains(l, "STASIS_ENGINE") || !strings.Contains(l, "is not a crac JDK") {
+		t.Fatalf("STASIS_ENGINE=crac on a JDK without CRaC: exit %d:\n%s", code, out)
+	}
+}

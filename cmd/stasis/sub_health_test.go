@@ -117,6 +117,9 @@ func TestSubcommandsAgainstRealJVM(t *testing.T) {
 			st.StartedAt.IsZero() || st.Health != s.url("/count") {
 			t.Fatalf("status after restore: %+v (image pid %d)", st, pid)
 		}
+		if p := st.Plan; p == nil || p.Action != supervisor.ActRestore || len(p.Reasons) == 0 {
+			t.Fatalf("status after restore: plan %+v", p)
+		}
 		_, raw := s.sub(t, nil, "status", "--json")
 		for _, k := range []string{`"phase"`, `"mode"`, `"engine"`, `"pid"`, `"start"`, `"restore_ms"`, `"started_at"`, `"uptime_ms"`, `"health_probe"`} {
 			if !strings.Contains(raw, k) {
@@ -173,8 +176,9 @@ func TestSubcommandsAgainstRealJVM(t *testing.T) {
 		if code != 1 || !strings.Contains(out, "restore failed and cold start under way: probe failed: status 404") {
 			t.Fatalf("failing probe after a failed restore: exit %d: %s", code, out)
 		}
-		if st := s.status(t); st.Start != supervisor.StartColdFailure || st.RestoreError == "" {
-			t.Fatalf("status: %+v", st)
+		if st := s.status(t); st.Start != supervisor.StartColdFailure || st.RestoreError == "" ||
+			st.Plan == nil || st.Plan.Action != supervisor.ActCold || !strings.Contains(strings.Join(st.Plan.Reasons, " "), "made for the command") {
+			t.Fatalf("status: %+v, plan %+v", st, st.Plan)
 		}
 		syscall.Kill(r.hostPID, syscall.SIGTERM)
 		r.wait(t, 30*time.Second)
@@ -197,6 +201,22 @@ func TestSubcommandsAgainstRealJVM(t *testing.T) {
 		damage(t, bad)
 		if code, out := inNamespace(t, s, nil, "inspect", bad); code != 1 || !strings.Contains(out, "FAIL  files") {
 			t.Fatalf("inspect of a damaged image: exit %d: %s", code, out)
+		}
+		// A restore refuses an image made for another command, or by
+		// another engine than STASIS_ENGINE names: inspect says so too
+		// (before, it never compared them and said "restorable here: yes").
+		code, out = inNamespace(t, s, nil, append([]string{"inspect", s.dir, "--"}, s.command...)...)
+		if code != 0 || !strings.Contains(out, "restorable here: yes") || !strings.Contains(out, "a start here: restore") {
+			t.Fatalf("inspect with the image's own command: exit %d: %s", code, out)
+		}
+		code, out = inNamespace(t, s, nil, "inspect", s.dir, "--", "java", "-cp", "/elsewhere", "Other")
+		if code != 1 || !strings.Contains(out, "FAIL  match") || !strings.Contains(out, "made for the command") || !strings.Contains(out, "restorable here: no") ||
+			!strings.Contains(out, "a start here: cold") {
+			t.Fatalf("inspect for another command: exit %d: %s", code, out)
+		}
+		code, out = inNamespace(t, s, []string{"STASIS_ENGINE=warp"}, "inspect", s.dir)
+		if code != 1 || !strings.Contains(out, "this start uses warp") {
+			t.Fatalf("inspect with another engine named: exit %d: %s", code, out)
 		}
 	})
 

@@ -4,18 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
+	"strings"
 
-	"stasis/pidspace"
-	"stasis/supervisor/engine"
 	"stasis/supervisor/image"
 )
 
-// cmdInspect is `stasis inspect [DIR] [--json]`: the image's manifest for
-// people (or image.Report as JSON), and whether it can be restored here.
-// DIR defaults to STASIS_IMAGE_DIR. It exits 0 when the image is
-// restorable here, 1 when it is not or there is none.
+// cmdInspect is `stasis inspect [DIR] [--json] [-- CMD...]`: the image's
+// manifest for people (or image.Report as JSON), and whether a start with
+// these settings can restore it here, by the restore's own checks
+// (supervisor.CheckRestorable). DIR defaults to STASIS_IMAGE_DIR; CMD is
+// the container's command, compared with the image's (without it, only the
+// engine is). It exits 0 when the image is restorable here, 1 when it is
+// not or there is none.
 func cmdInspect(args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	args, command := cutCommand(args)
 	args, asJSON := takeJSONFlag(args)
 	cfg, rest, err := subConfig("inspect", args, environ, stdout, nil)
 	if err != nil {
@@ -28,7 +30,7 @@ func cmdInspect(args []string, environ map[string]string, stdout, stderr io.Writ
 	if len(rest) == 1 {
 		dir = rest[0]
 	}
-	r := image.Inspect(dir, hereFor(cfg, dir, environ))
+	r := inspect(cfg, dir, command, environ)
 	if asJSON {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
@@ -60,43 +62,23 @@ func takeJSONFlag(args []string) ([]string, bool) {
 	return out, found
 }
 
-// hereFor answers the image's questions about this environment with the
-// same rules the restore applies (supervisor's checkImage).
-func hereFor(cfg Config, dir string, environ map[string]string) image.Here {
-	return image.Here{
-		CRIU: func(name string) (string, error) {
-			f, _ := engine.FactsOf(name)
-			switch f.CRIU {
-			case engine.CRIUNone:
-				return "", nil // e.g. Warp needs no criu
-			case engine.CRIUByJVM:
-				return engine.FindCRaCCRIU(cfg.Command, jdkHomeOfImage(dir), func(k string) string { return environ[k] })
-			}
-			return engine.FindCRIU(cfg.CRIU, environ["JAVA_HOME"], jdkHomeOfImage(dir))
-		},
-		PreservesPIDs: func(name string) bool {
-			f, _ := engine.FactsOf(name)
-			return f.PreservesPIDs
-		},
-		PIDHolder: pidspace.Holder,
-		CPUBound: func(name string) bool {
-			f, _ := engine.FactsOf(name)
-			return f.CPUBound
-		},
-		HostCPU: image.HostCPU,
+// cutCommand splits off the command after --, which the flag package would
+// leave among DIR's arguments.
+func cutCommand(args []string) ([]string, []string) {
+	for i, a := range args {
+		if a == "--" {
+			return args[:i:i], args[i+1:]
+		}
 	}
+	return args, nil
 }
 
-// jdkHomeOfImage is the JDK home of the image's java, where CRaC JDKs ship
-// their criu.
-func jdkHomeOfImage(dir string) string {
-	m, err := image.Read(dir)
-	if err != nil || m.Java == "" {
-		return ""
-	}
-	real, err := filepath.EvalSymlinks(m.Java)
-	if err != nil {
-		return ""
-	}
-	return filepath.Dir(filepath.Dir(real))
+// inspect is the image in dir as a start with cfg and command would find
+// it: the restore's checks, each with its verdict.
+func inspect(cfg Config, dir string, command []string, environ map[string]string) *image.Report {
+	cfg.ImageDir = dir
+	f, _ := foresee(cfg, command, command, environ) // the image's checks say what a bad setting changes
+	r := image.NewReport(dir, f.Manifest, f.ImageErr, f.Restore.Checks)
+	r.Plan = string(f.Decision.Action) + " (" + strings.Join(f.Decision.Reasons, "; ") + ")"
+	return r
 }

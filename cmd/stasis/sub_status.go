@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,6 +39,10 @@ import (
 //	uptime_ms      milliseconds since started_at
 //	last_probe     the last readiness probe's outcome
 //	health_probe   the probe `stasis healthcheck` runs
+//	plan           what this start does and why (supervisor.Plan): action
+//	               (restore, checkpoint, cold, run, fail), wants (what the
+//	               settings and the image directory ask for), reasons; after
+//	               a failed restore, the fallback's
 //
 // It exits 0 with an answer, 1 when stasis does not answer.
 func cmdStatus(args []string, environ map[string]string, stdout, stderr io.Writer) error {
@@ -88,6 +93,9 @@ func printStatus(w io.Writer, st supervisor.Status) {
 		row("pid", fmt.Sprint(st.PID))
 	}
 	row("start", startLine(st))
+	if p := st.Plan; p != nil {
+		row("plan", string(p.Action)+": "+strings.Join(p.Reasons, "; "))
+	}
 	if r := st.Restore; r != nil {
 		row("restore phases", restorePhases(r))
 	}

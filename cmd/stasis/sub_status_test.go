@@ -42,12 +42,14 @@ func runSub(args []string, env map[string]string) (int, string, string) {
 
 func TestStatusText(t *testing.T) {
 	dir := serveStatus(t, supervisor.Status{Phase: "running", Mode: "auto", Engine: "criu", PID: 1001,
-		Start: "restored", RestoreMS: 87, StartedAt: time.Now(), UptimeMS: 61000, Health: "http://127.0.0.1:8080/health"})
+		Start: "restored", RestoreMS: 87, StartedAt: time.Now(), UptimeMS: 61000, Health: "http://127.0.0.1:8080/health",
+		Plan: &supervisor.Decision{Action: supervisor.ActRestore, Wants: supervisor.ActRestore, Reasons: []string{"an image is in /checkpoint", "it passed its 9 checks"}}})
 	code, out, errs := runSub([]string{"status"}, map[string]string{"STASIS_STATE_DIR": dir})
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"phase:", "running", "pid:", "1001", "restored in 87 ms", "uptime:", "1m1s", "criu", "http://127.0.0.1:8080/health"} {
+	for _, want := range []string{"phase:", "running", "pid:", "1001", "restored in 87 ms", "uptime:", "1m1s", "criu", "http://127.0.0.1:8080/health",
+		"plan:", "restore: an image is in /checkpoint; it passed its 9 checks"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}

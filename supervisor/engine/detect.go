@@ -12,6 +12,9 @@ import (
 // JavaHome finds the JDK that a command runs: the java executable on PATH,
 // symlinks resolved (Debian's /usr/bin/java is one), two levels up.
 func JavaHome(command []string) (java, home string, err error) {
+	if len(command) == 0 {
+		return "", "", errors.New("no command")
+	}
 	if !IsJava(command) {
 		return "", "", fmt.Errorf("the command %q does not start with java", command[0])
 	}
@@ -105,7 +108,7 @@ func FindCRIU(setting string, javaHomes ...string) (string, error) {
 		}
 		tried = append(tried, p)
 	}
-	if p, err := exec.LookPath("criu"); err == nil {
+	if p, err := exec.LookPath(CRIUBinary); err == nil {
 		return p, nil
 	}
 	tried = append(tried, "criu on PATH")

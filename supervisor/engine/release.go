@@ -1,4 +1,4 @@
-package doctor
+package engine
 
 import (
 	"bufio"
@@ -8,21 +8,26 @@ import (
 	"strings"
 )
 
-// ReadJDK describes the JDK at home from its release file (every JDK build
-// ships one), without starting a JVM: the doctor must be quick.
-func ReadJDK(java, home, flavour string) JDK {
-	j := JDK{Java: java, Home: home, Flavour: flavour}
+// Release is what a JDK's release file says of it (every JDK build ships
+// one): read without starting a JVM, so the doctor stays quick and the
+// manifest names the version.
+type Release struct {
+	Vendor  string
+	Version string
+}
+
+// ReadRelease reads home/release; the zero Release when there is none.
+func ReadRelease(home string) Release {
 	b, err := os.ReadFile(filepath.Join(home, "release"))
 	if err != nil {
-		return j
+		return Release{}
 	}
 	rel := parseRelease(b)
-	j.Vendor = rel["IMPLEMENTOR"]
-	j.Version = rel["JAVA_RUNTIME_VERSION"]
-	if j.Version == "" {
-		j.Version = rel["JAVA_VERSION"]
+	r := Release{Vendor: rel["IMPLEMENTOR"], Version: rel["JAVA_RUNTIME_VERSION"]}
+	if r.Version == "" {
+		r.Version = rel["JAVA_VERSION"]
 	}
-	return j
+	return r
 }
 
 // parseRelease reads the KEY="VALUE" lines of a JDK's release file.
