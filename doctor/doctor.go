@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"stasis/supervisor/engine"
 )
 
 // Config is what `stasis doctor` checks the environment against: the
@@ -219,7 +221,7 @@ func (d *diagnosis) kernel() {
 		return
 	}
 	d.add("kernel", false, need, "/proc/sys/kernel/ns_last_pid is missing: the kernel lacks CONFIG_CHECKPOINT_RESTORE or hides /proc/sys",
-		"run on a kernel built with CONFIG_CHECKPOINT_RESTORE (every major distribution's is), or use STASIS_ENGINE=warp, which needs none")
+		"run on a kernel built with CONFIG_CHECKPOINT_RESTORE (every major distribution's is), or use an engine that needs no CRIU: STASIS_ENGINE="+strings.Join(engine.NamesWith(func(f engine.Facts) bool { return f.CRIU == engine.CRIUNone }), " or "))
 }
 
 func orUnknown(s string) string {

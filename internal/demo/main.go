@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"stasis/internal/linux"
+	"stasis/supervisor/engine"
 )
 
 func main() {
@@ -274,7 +275,7 @@ func findCRIU() (string, error) {
 			return c, nil
 		}
 	}
-	if p, err := exec.LookPath("criu"); err == nil {
+	if p, err := exec.LookPath(engine.CRIUBinary); err == nil {
 		return p, nil
 	}
 	return "", fmt.Errorf("no criu: run scripts/install-criu (make deps)")
