@@ -20,8 +20,15 @@ import (
 // unconfined and its restores under the default profile: where that
 // profile lets these calls through, the checkpoint's cache fits them.
 //
-// Not repeated: kerndat_uffd() (skipped under --unprivileged, which the
-// cache is always made and used with), the probes kerndat_try_load_new()
+// Not repeated: the probes of fields only a dump reads, since stasis hands
+// its cache to `criu restore` alone: has_kcmp_epoll_tfd (criu/eventpoll.c,
+// find_tfd_bsearch and dump_one_eventpoll) and has_pidfd_getfd
+// (criu/pidfd-store.c, init_pidfd_store_sk). Docker's default profile
+// refuses kcmp and pidfd_getfd (EPERM) without CAP_SYS_PTRACE, where an
+// unconfined checkpoint container finds both: measured, that alone kept the
+// checkpoint's cache from Docker's restores. Nor kerndat_uffd() (skipped
+// under --unprivileged, which the cache is always made and used with), the
+// probes kerndat_try_load_new()
 // runs again even with a cache (hugetlb devices, ptrace's rseq
 // configuration, shadow stacks), prctl(PR_SET_THP_DISABLE) (it changes the
 // caller), and the probes whose failure CRIU takes for an error rather than
@@ -38,7 +45,6 @@ var kdatProbes = []struct {
 		name := []byte{0}
 		return closing(unix.Syscall(unix.SYS_MEMFD_CREATE, uintptr(unsafe.Pointer(&name[0])), unix.MFD_HUGETLB, 0))
 	}},
-	{"has_kcmp_epoll_tfd has_kcmp_epoll_tfd", kcmpEpollTfd},
 	{"kerndat_has_fsopen has_fsopen", func() unix.Errno {
 		return closing(unix.Syscall(unix.SYS_FSOPEN, 0, 0xffffffff, 0))
 	}},
@@ -46,7 +52,6 @@ var kdatProbes = []struct {
 	{"kerndat_has_pidfd_open has_pidfd_open", func() unix.Errno {
 		return closing(unix.Syscall(unix.SYS_PIDFD_OPEN, uintptr(os.Getpid()), 0, 0))
 	}},
-	{"kerndat_has_pidfd_getfd has_pidfd_getfd", pidfdGetfd},
 	{"kerndat_has_openat2 has_openat2", func() unix.Errno {
 		dot, dirfd := []byte(".\x00"), unix.AT_FDCWD
 		return closing(unix.Syscall6(unix.SYS_OPENAT2, uintptr(dirfd), uintptr(unsafe.Pointer(&dot[0])), 0, 0, 0, 0))
@@ -107,46 +112,6 @@ func clone3SetTid() unix.Errno {
 	args[8] = ^uint64(0)
 	_, _, e := unix.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
 	return e
-}
-
-// kcmpEpollTfd: kcmp(KCMP_EPOLL_TFD) of a pipe in an epoll set, as CRIU.
-func kcmpEpollTfd() unix.Errno {
-	efd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return errnoOf(err)
-	}
-	defer unix.Close(efd)
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return errnoOf(err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT}
-	if err := unix.EpollCtl(efd, unix.EPOLL_CTL_ADD, p[0], &ev); err != nil {
-		return errnoOf(err)
-	}
-	slot := [3]uint32{uint32(efd), uint32(p[0]), 0}
-	pid := uintptr(os.Getpid())
-	_, _, e := unix.Syscall6(unix.SYS_KCMP, pid, pid, 7, uintptr(p[0]), uintptr(unsafe.Pointer(&slot)), 0) // KCMP_EPOLL_TFD
-	return e
-}
-
-// pidfdGetfd: pidfd_getfd of one end of a socket pair through a pidfd of
-// this process.
-func pidfdGetfd() unix.Errno {
-	s, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return errnoOf(err)
-	}
-	defer unix.Close(s[0])
-	defer unix.Close(s[1])
-	pidfd, _, e := unix.Syscall(unix.SYS_PIDFD_OPEN, uintptr(os.Getpid()), 0, 0)
-	if e != 0 {
-		return e
-	}
-	defer unix.Close(int(pidfd))
-	return closing(unix.Syscall(unix.SYS_PIDFD_GETFD, pidfd, uintptr(s[1]), 0))
 }
 
 // madvGuard: madvise(MADV_GUARD_INSTALL) on a fresh anonymous page.

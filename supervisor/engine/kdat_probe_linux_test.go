@@ -20,6 +20,7 @@ func TestKdatSyscalls(t *testing.T) {
 	if n := strings.Count(a, "\n"); n != len(kdatProbes) {
 		t.Fatalf("%d lines for %d probes:\n%s", n, len(kdatProbes), a)
 	}
+	t.Logf("\n%s", a)
 }
 
 // The kerndat cache's key follows what a seccomp filter does to the probes, not that there
