@@ -140,10 +140,9 @@ func criuBinaries(criu string) []string {
 }
 
 // kdatSub is the cache's directory for one key: base/<first 16 hex digits
-// of the key's SHA-256>. Caches made under different conditions (Docker's
-// checkpoint container runs without seccomp, its restores with the default
-// profile) live side by side, and one being written never replaces another
-// being read.
+// of the key's SHA-256>. Caches made under different conditions (other
+// capabilities, a seccomp filter that answers CRIU's probes otherwise) live
+// side by side, and one being written never replaces another being read.
 func kdatSub(base, key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return filepath.Join(base, hex.EncodeToString(sum[:8]))
