@@ -45,8 +45,10 @@ func demoService(b *testing.B) *service {
 // a restore by stasis, and of the same image restored by a plain `criu
 // restore -D DIR --shell-job -d --restore-sibling` run the same way (PID 1
 // of a fresh PID namespace), plain CRIU with stasis's kerndat cache, and
-// plain CRIU with stasis's log verbosity (-v4 -o); stasis without its
-// kerndat cache and with the checksums during CRIU; the latency of the first
+// plain CRIU with stasis's log verbosity (-v4 -o), plain CRIU through
+// scripts/install-criu's former /bin/sh wrapper; stasis without its
+// kerndat cache, with the checksums during CRIU and with one checksum a file
+// (an earlier version's manifest, no chunk sums); the latency of the first
 // request after a restore against a warmed JVM's; the restore's phases; the
 // image size with and without GC before the checkpoint; and each phase of
 // the checkpoint run. Medians of STASIS_BENCH_ROUNDS rounds (default 7).
@@ -62,6 +64,8 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 	m := readManifest(b, s.dir)
 	kdat := copyKdat(b, s)
 
+	wholeSums := wholeSumsManifest(b, s.dir)
+	var wholeCheck []time.Duration
 	health := "--checkpoint-on=" + s.url("/health") // the demo's readiness: ready_ms
 	var cold, firstWarm, medWarm, medCold []time.Duration
 	var firstRestored, medRestored, startup, check, criu, ready []time.Duration
@@ -86,6 +90,13 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 		{"checksums-during-criu", func() time.Duration {
 			return timeToFirstResponse(b, s, false, health, "--restore-checksums=during").ttfr
 		}},
+		{"whole-file-sums", func() time.Duration {
+			// The manifest of an earlier version: one checksum a file.
+			defer swapManifest(b, s.dir, wholeSums)()
+			r := timeToFirstResponse(b, s, false, health)
+			wholeCheck = append(wholeCheck, msDur(r.phases.CheckMS))
+			return r.ttfr
+		}},
 		{"no-kerndat-cache", func() time.Duration {
 			hidden := s.dir + "-kdat-hidden"
 			os.Rename(filepath.Join(s.dir, ".stasis-kdat"), hidden)
@@ -95,6 +106,16 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 		{"plain-criu", func() time.Duration { return rawRestore(b, s, "", nil) }},
 		{"plain-criu-kerndat-cache", func() time.Duration { return rawRestore(b, s, kdat, []string{"--unprivileged"}) }},
 		{"plain-criu-v4-log", func() time.Duration { return rawRestore(b, s, "", []string{"-v4", "-o", "restore.log"}) }},
+	}
+	if w := criuWrapper(b, s.criu); w != "" {
+		variants = append(variants, struct {
+			name string
+			run  func() time.Duration
+		}{"plain-criu-through-sh-wrapper", func() time.Duration {
+			defer func(c string) { s.criu = c }(s.criu)
+			s.criu = w
+			return rawRestore(b, s, "", nil)
+		}})
 	}
 	for i := 0; i < benchRounds(); i++ {
 		// Each round in another order: no variant always follows another.
@@ -115,6 +136,7 @@ func BenchmarkRestoreVersusCold(b *testing.B) {
 	b.ReportMetric(ms(median(check)), "phase-check-ms")
 	b.ReportMetric(ms(median(criu)), "phase-criu-ms")
 	b.ReportMetric(ms(median(ready)), "phase-ready-ms")
+	b.ReportMetric(ms(median(wholeCheck)), "whole-file-sums-phase-check-ms")
 	b.ReportMetric(ms(median(firstRestored)), "req1-restored-ms")
 	b.ReportMetric(ms(median(firstWarm)), "req1-warmed-ms")
 	b.ReportMetric(float64(median(firstRestored))/float64(median(firstWarm)), "req1-ratio")
@@ -151,6 +173,66 @@ func loadAverage() float64 {
 	}
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
+}
+
+// criuWrapper is, where criu is scripts/install-criu's patched binary, the
+// /bin/sh wrapper that script wrote before (the same binary run through
+// the prefix's loader with --library-path), to time what it cost; "" for
+// any other criu.
+func criuWrapper(b *testing.B, criu string) string {
+	prefix := filepath.Dir(criu)
+	loaders, _ := filepath.Glob(filepath.Join(prefix, "usr/lib/*/ld-linux*.so.*"))
+	real := filepath.Join(prefix, "usr/sbin/criu")
+	if len(loaders) == 0 {
+		return ""
+	}
+	if _, err := os.Stat(real); err != nil {
+		return ""
+	}
+	w := filepath.Join(b.TempDir(), "criu")
+	script := fmt.Sprintf("#!/bin/sh\nexec %q --library-path %q %q \"$@\"\n", loaders[0], filepath.Dir(loaders[0]), real)
+	if err := os.WriteFile(w, []byte(script), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return w
+}
+
+// wholeSumsManifest is the image's manifest without its chunk sums, as an
+// earlier version wrote it (one CRC-32C a file).
+func wholeSumsManifest(b *testing.B, dir string) []byte {
+	data, err := os.ReadFile(filepath.Join(dir, "stasis.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range m["files"].([]any) {
+		delete(f.(map[string]any), "crc32c_chunks")
+	}
+	if data, err = json.Marshal(m); err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// swapManifest puts manifest in dir's place and returns what puts the
+// original back.
+func swapManifest(b *testing.B, dir string, manifest []byte) func() {
+	path := filepath.Join(dir, "stasis.json")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, manifest, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		if err := os.WriteFile(path, orig, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // copyKdat copies the kerndat cache the checkpoint run left in the state

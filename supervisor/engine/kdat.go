@@ -35,8 +35,10 @@ import (
 // PFN, the vDSO's symbols, the LSM), on sysctls (fs/nr_open,
 // vm/mmap_min_addr), on the caller's credentials (the pagemap's PFNs need
 // CAP_SYS_ADMIN, TCP repair CAP_NET_ADMIN; --unprivileged skips the probes of
-// root_only_init()), on the network namespace (IPv6), on the container's
-// iptables binary, and on the CRIU build (the struct's layout).
+// root_only_init()), on what the caller's seccomp filter lets through
+// (clone3, pidfd_open, kcmp...: kdat_probe_linux.go), on the network
+// namespace (IPv6), on the container's iptables binary, and on the CRIU
+// build (the struct's layout).
 //
 // So stasis keeps its own copy in the image directory, with a key made of all
 // of those (kdatKey), and points CRIU at it through the one door CRIU has:
@@ -77,15 +79,14 @@ func kdatKey(criu string) (string, error) {
 		}
 		fmt.Fprintf(&b, "%s %s\n", f, bytes.TrimSpace(v))
 	}
-	// Seccomp and Seccomp_filters: a filter can make a probe fail (Docker's
-	// default profile answers clone3 with ENOSYS). Two different filters
-	// of the same count look alike here; a restore that fails with the
-	// cache is retried without it.
-	caps, err := procStatus("Uid:", "Gid:", "CapEff:", "CapBnd:", "Seccomp")
+	caps, err := procStatus("Uid:", "Gid:", "CapEff:", "CapBnd:")
 	if err != nil {
 		return "", err
 	}
 	b.WriteString(caps)
+	// Not the seccomp mode and filters, but what a filter changes in the
+	// cache: the answers of the probes it can turn (kdat_probe_linux.go).
+	b.WriteString(kdatSyscalls())
 	// The binary CRIU runs (the wrapper of scripts/install-criu execs
 	// another): path, size and time of both, when it is a script.
 	for _, p := range criuBinaries(criu) {
@@ -139,10 +140,9 @@ func criuBinaries(criu string) []string {
 }
 
 // kdatSub is the cache's directory for one key: base/<first 16 hex digits
-// of the key's SHA-256>. Caches made under different conditions (Docker's
-// checkpoint container runs without seccomp, its restores with the default
-// profile) live side by side, and one being written never replaces another
-// being read.
+// of the key's SHA-256>. Caches made under different conditions (other
+// capabilities, a seccomp filter that answers CRIU's probes otherwise) live
+// side by side, and one being written never replaces another being read.
 func kdatSub(base, key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return filepath.Join(base, hex.EncodeToString(sum[:8]))

@@ -89,6 +89,9 @@ type File struct {
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
 	CRC32C string `json:"crc32c"`
+	// Chunks are the CRC-32C of each ChunkSize bytes (chunks.go), checked
+	// in parallel; absent in manifests of earlier versions.
+	Chunks []string `json:"crc32c_chunks,omitempty"`
 }
 
 // castagnoli is built on first use, not at start-up: every container start
@@ -119,7 +122,7 @@ func Scan(dir string, names Names) ([]File, int64, error) {
 		if !e.Type().IsRegular() || notImage(e.Name()) || !names.Owned(e.Name()) {
 			continue
 		}
-		f, err := checksum(filepath.Join(dir, e.Name()))
+		f, err := checksumChunks(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, 0, fmt.Errorf("scan image %s: %w", dir, err)
 		}
@@ -282,24 +285,7 @@ func (m *Manifest) VerifySums(dir string) error {
 // CRIU, the checksums run while CRIU restores (and the restored JVM waits
 // for their verdict before it resumes), and leave CRIU a core.
 func (m *Manifest) VerifySumsOn(dir string, workers int) error {
-	errs := make([]error, len(m.Files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < max(workers, 1); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = verifyFile(dir, m.Files[i])
-			}
-		}()
-	}
-	for i := range m.Files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return errors.Join(errs...)
+	return verifyParallel(dir, m.Files, workers)
 }
 
 func verifyFile(dir string, f File) error {
