@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,16 +38,7 @@ func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Write
 		dc.ConfigErr = cfgErr.Error()
 	}
 	r := doctor.Run(context.Background(), dc)
-	if asJSON {
-		b, _ := json.MarshalIndent(r, "", "  ")
-		fmt.Fprintf(stdout, "%s\n", b)
-	} else {
-		_ = r.WriteText(stdout)
-	}
-	if !r.OK {
-		return errNotOK
-	}
-	return nil
+	return answer(stdout, asJSON, r, r.OK)
 }
 
 func doctorCommand(cfg Config, environ map[string]string, rest []string) []string {
