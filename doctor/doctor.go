@@ -34,7 +34,7 @@ type Config struct {
 	Command   []string
 	OpenJ9    openJ9Facts
 	// Privileges are the engine's needs for what this start does, each
-	// judged by the engine's own rules (cmd/stasis asks supervisor/engine):
+	// judged by the engine's own rules (Privileges asks supervisor/engine):
 	// the capabilities, seccomp and ptrace that the preflight before CRIU
 	// checks too.
 	Privileges []Privilege
