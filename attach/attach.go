@@ -152,6 +152,8 @@ type attachError struct {
 func (e *attachError) Error() string { return e.msg }
 func (e *attachError) Unwrap() error { return e.kind }
 
-func newError(kind error, format string, args ...any) error {
+// NewError is a one-line error that matches kind with errors.Is; the
+// OpenJ9 client builds its errors with it too.
+func NewError(kind error, format string, args ...any) error {
 	return &attachError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }

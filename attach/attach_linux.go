@@ -70,11 +70,11 @@ func execute(ctx context.Context, pid int, req []byte, opt Options) ([]byte, err
 func inspect(pid int) (target, error) {
 	t := target{pid: pid}
 	if pid <= 0 {
-		return t, newError(ErrNoProcess, "%d is not a process id", pid)
+		return t, NewError(ErrNoProcess, "%d is not a process id", pid)
 	}
 	data, err := os.ReadFile(t.procPath("status"))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-		return t, newError(ErrNoProcess, "no process with pid %d", pid)
+		return t, NewError(ErrNoProcess, "no process with pid %d", pid)
 	}
 	if err != nil {
 		return t, fmt.Errorf("read %s: %w", t.procPath("status"), err)
@@ -83,10 +83,10 @@ func inspect(pid int) (target, error) {
 		return t, fmt.Errorf("read %s: %w", t.procPath("status"), err)
 	}
 	if t.state == 'Z' || t.state == 'X' {
-		return t, newError(ErrNoProcess, "pid %d has exited", pid)
+		return t, NewError(ErrNoProcess, "pid %d has exited", pid)
 	}
 	if me := unix.Geteuid(); me != 0 && (me != t.euid || unix.Getegid() != t.egid) {
-		return t, newError(ErrPermission, "pid %d runs as uid %d gid %d and stasis as uid %d gid %d: only root can attach to another user's JVM",
+		return t, NewError(ErrPermission, "pid %d runs as uid %d gid %d and stasis as uid %d gid %d: only root can attach to another user's JVM",
 			pid, t.euid, t.egid, me, unix.Getegid())
 	}
 	if err := checkHotSpot(&t); err != nil {
@@ -106,7 +106,7 @@ func checkHotSpot(t *target) error {
 	maps, err := os.ReadFile(t.procPath("maps"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-			return newError(ErrNoProcess, "no process with pid %d", t.pid)
+			return NewError(ErrNoProcess, "no process with pid %d", t.pid)
 		}
 		return fmt.Errorf("read %s: %w", t.procPath("maps"), err)
 	}
@@ -116,12 +116,12 @@ func checkHotSpot(t *target) error {
 	}
 	switch kind {
 	case openJ9:
-		return newError(ErrOpenJ9, "pid %d is an OpenJ9 JVM: it uses OpenJ9's own attach mechanism, which stasis does not speak", t.pid)
+		return NewError(ErrOpenJ9, "pid %d is an OpenJ9 JVM: it uses OpenJ9's own attach mechanism, which stasis does not speak", t.pid)
 	case notJVM:
 		t.noVMLib = true
 		if !t.catchesQuit {
 			comm, _ := os.ReadFile(t.procPath("comm"))
-			return newError(ErrNotHotSpot, "pid %d (%s) is not a HotSpot JVM: no libjvm.so is mapped and it has no SIGQUIT handler", t.pid, trimNL(comm))
+			return NewError(ErrNotHotSpot, "pid %d (%s) is not a HotSpot JVM: no libjvm.so is mapped and it has no SIGQUIT handler", t.pid, trimNL(comm))
 		}
 	}
 	return nil
@@ -144,7 +144,7 @@ func checkEnabled(t target) error {
 	// command line is consulted.
 	environ, _ := os.ReadFile(t.procPath("environ"))
 	if attachDisabled(cmdline, environValue(environ, "JAVA_TOOL_OPTIONS"), environValue(environ, "_JAVA_OPTIONS")) {
-		return newError(ErrAttachDisabled, "attach is disabled in pid %d (-XX:+DisableAttachMechanism)", t.pid)
+		return NewError(ErrAttachDisabled, "attach is disabled in pid %d (-XX:+DisableAttachMechanism)", t.pid)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func timeoutError(ctx context.Context, timeout time.Duration, format string, arg
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf(format+": %w", append(args, ctx.Err())...)
 	}
-	return newError(ErrTimeout, format+" within %s", append(args, timeout)...)
+	return NewError(ErrTimeout, format+" within %s", append(args, timeout)...)
 }
 
 // sleepCtx waits d or until ctx ends, and reports whether ctx is still live.

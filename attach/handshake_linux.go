@@ -82,14 +82,14 @@ func pollSocket(ctx context.Context, t target, sock string, timeout time.Duratio
 func sendQuit(t target, log *slog.Logger) (bool, error) {
 	data, err := os.ReadFile(t.procPath("status"))
 	if err != nil {
-		return false, newError(ErrNoProcess, "pid %d exited while attaching", t.pid)
+		return false, NewError(ErrNoProcess, "pid %d exited while attaching", t.pid)
 	}
 	st, err := parseStatus(data, t.pid)
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", t.procPath("status"), err)
 	}
 	if st.state == 'Z' || st.state == 'X' {
-		return false, newError(ErrNoProcess, "pid %d exited while attaching", t.pid)
+		return false, NewError(ErrNoProcess, "pid %d exited while attaching", t.pid)
 	}
 	if !st.catchesQuit {
 		log.Debug("no SIGQUIT handler yet; waiting")
@@ -97,7 +97,7 @@ func sendQuit(t target, log *slog.Logger) (bool, error) {
 	}
 	if err := unix.Kill(t.pid, unix.SIGQUIT); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return false, newError(ErrNoProcess, "pid %d exited while attaching", t.pid)
+			return false, NewError(ErrNoProcess, "pid %d exited while attaching", t.pid)
 		}
 		return false, fmt.Errorf("send SIGQUIT to pid %d: %w", t.pid, err)
 	}

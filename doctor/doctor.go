@@ -17,8 +17,8 @@ type Config struct {
 	Mode       string // auto, checkpoint, restore, run
 	Engine     string // the engine this start would use; "" when none could be chosen
 	EngineErr  string // why there is none
-	Checkpoint bool   // this start would checkpoint
-	Restore    bool   // this start would restore
+	Checkpoint bool   // the settings ask this start to checkpoint (the plan's Wants)
+	Restore    bool   // the settings ask this start to restore (the plan's Wants)
 	CRIU       string // the criu binary found, or ""
 	CRIUErr    string // why none was found
 	JDK        JDK
@@ -34,7 +34,7 @@ type Config struct {
 	Command   []string
 	OpenJ9    openJ9Facts
 	// Privileges are the engine's needs for what this start does, each
-	// judged by the engine's own rules (cmd/stasis asks supervisor/engine):
+	// judged by the engine's own rules (Privileges asks supervisor/engine):
 	// the capabilities, seccomp and ptrace that the preflight before CRIU
 	// checks too.
 	Privileges []Privilege

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"stasis/supervisor/engine"
 	"strings"
 	"testing"
@@ -205,5 +206,43 @@ func TestFindLibCRIU(t *testing.T) {
 	}
 	if lib, _ := findLibCRIU([]string{versionedOnly, both}); lib != filepath.Join(both, "libcriu.so") {
 		t.Errorf("libcriu.so in the second directory: %q", lib)
+	}
+}
+
+// The doctor judges OpenJ9's capabilities by engine.NeedsOf, the rules the
+// preflight applies, for the mode the command chooses: privileged (the
+// default) SYS_ADMIN, -Dopenj9.internal.criu.unprivilegedMode=true
+// CHECKPOINT_RESTORE and NET_ADMIN. Before, the doctor had a NET_ADMIN rule
+// of its own and NeedsOf asked for CHECKPOINT_RESTORE and SETPCAP in both.
+func TestDoctorOpenJ9PrivilegesAreNeedsOf(t *testing.T) {
+	facts := engine.ReadHostFacts()
+	for _, tc := range []struct {
+		command   []string
+		want, not []string
+	}{
+		{[]string{"java", "-jar", "app.jar"}, []string{"capability SYS_ADMIN"}, []string{"capability NET_ADMIN", "capability CHECKPOINT_RESTORE"}},
+		{[]string{"java", "-Dopenj9.internal.criu.unprivilegedMode=true", "-jar", "app.jar"},
+			[]string{"capability CHECKPOINT_RESTORE", "capability NET_ADMIN"}, []string{"capability SYS_ADMIN"}},
+	} {
+		dc := Config{Engine: "openj9", Checkpoint: true, Command: tc.command}
+		ps, _ := Privileges(dc, nil, "")
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.Name)
+		}
+		want := engine.NeedsOf("openj9", engine.PhaseCheckpoint, 0, facts, tc.command).Items()
+		if !slices.Equal(got, want) {
+			t.Errorf("%v: the doctor judges %v, NeedsOf needs %v", tc.command, got, want)
+		}
+		for _, w := range tc.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%v: the doctor does not judge %s: %v", tc.command, w, got)
+			}
+		}
+		for _, n := range tc.not {
+			if slices.Contains(got, n) {
+				t.Errorf("%v: the doctor judges %s: %v", tc.command, n, got)
+			}
+		}
 	}
 }

@@ -97,24 +97,27 @@ func (d *diagnosis) openj9() {
 		return
 	}
 	o := d.cfg.OpenJ9
+	// The engine's name, not spelt here: the only one whose JVM dumps
+	// itself through libcriu.
+	eng := d.cfg.Engine + ": "
 	if o.CRIUOnPath != "" {
-		d.add("openj9: criu on PATH", true, true, o.CRIUOnPath, "")
+		d.add(eng+"criu on PATH", true, true, o.CRIUOnPath, "")
 	} else {
-		d.add("openj9: criu on PATH", false, true, "OpenJ9's libcriu runs `criu` from PATH, and none is there (STASIS_CRIU is only for the restore)",
+		d.add(eng+"criu on PATH", false, true, "OpenJ9's libcriu runs `criu` from PATH, and none is there (STASIS_CRIU is only for the restore)",
 			"install CRIU 4.x in the image so that `criu` is on PATH (Semeru's CRIU-enabled images ship one)")
 	}
 	switch {
 	case o.LibCRIU != "":
-		d.add("openj9: libcriu.so", true, true, o.LibCRIU, "")
+		d.add(eng+"libcriu.so", true, true, o.LibCRIU, "")
 	case o.LibCRIUVersioned != "":
-		d.add("openj9: libcriu.so", false, true, "OpenJ9 opens libcriu.so by that name, and only "+o.LibCRIUVersioned+" is there",
+		d.add(eng+"libcriu.so", false, true, "OpenJ9 opens libcriu.so by that name, and only "+o.LibCRIUVersioned+" is there",
 			"add the unversioned link: ln -s "+filepath.Base(o.LibCRIUVersioned)+" "+filepath.Join(filepath.Dir(o.LibCRIUVersioned), "libcriu.so")+" (Debian and Ubuntu ship it in libcriu-dev)")
 	default:
-		d.add("openj9: libcriu.so", false, true, "OpenJ9 loads libcriu.so to checkpoint, and none was found in the library directories",
+		d.add(eng+"libcriu.so", false, true, "OpenJ9 loads libcriu.so to checkpoint, and none was found in the library directories",
 			"install CRIU's library (libcriu.so) in the image")
 	}
 	if !hasArg(d.cfg.Command, "-XX:-CRIUSecProvider") {
-		d.warn("openj9: TLS before the checkpoint",
+		d.warn(eng+"TLS before the checkpoint",
 			"with checkpointing enabled (-XX:+EnableCRIUSupport or -XX:CRaCCheckpointTo) only CRIUSECProvider is available until the restore: TLS during the warm-up (https probes or warm-up URLs, TLS clients in the application) fails",
 			"add -XX:-CRIUSecProvider to the java command if the application needs TLS before the checkpoint")
 	}

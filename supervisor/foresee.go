@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"path/filepath"
 
 	"stasis/supervisor/engine"
@@ -52,12 +51,8 @@ func Foresee(in ForeseeInput) *Foresight {
 		JVMCRIU: func() (string, error) {
 			return engine.FindCRaCCRIU(in.Command, home, func(k string) string { return in.Environ[k] })
 		}})
-	engineErr := res.Err
-	if engineErr == nil && res.Engine == nil {
-		engineErr = errors.New("no checkpoint engine")
-	}
 	f.Decision = Plan(PlanInput{Mode: in.Mode, NoTrigger: in.NoTrigger, OnRestoreFailure: in.OnRestoreFailure,
-		ImageDir: in.Dir, ImageErr: f.ImageErr, EngineErr: engineErr, Checks: f.Restore.Checks})
+		ImageDir: in.Dir, ImageErr: f.ImageErr, EngineErr: cannotCheckpoint(res.Engine, res.Err), Checks: f.Restore.Checks})
 	return f
 }
 

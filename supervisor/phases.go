@@ -80,11 +80,17 @@ func (ph *Phases) ReadImage() {
 func (ph *Phases) PlanInput() PlanInput {
 	ph.ReadImage()
 	in := PlanInput{Mode: ph.Mode, NoTrigger: ph.Spec.Empty(), OnRestoreFailure: ph.OnRestoreFailure,
-		ImageDir: ph.Opt.Dir, ImageErr: ph.ImageErr, EngineErr: ph.EngineErr}
-	if in.EngineErr == nil && ph.Engine == nil {
-		in.EngineErr = errors.New("no checkpoint engine")
-	}
+		ImageDir: ph.Opt.Dir, ImageErr: ph.ImageErr, EngineErr: cannotCheckpoint(ph.Engine, ph.EngineErr)}
 	return in
+}
+
+// cannotCheckpoint is PlanInput.EngineErr: the resolution's error, or no
+// engine at all.
+func cannotCheckpoint(eng engine.Engine, err error) error {
+	if err == nil && eng == nil {
+		return errors.New("no checkpoint engine")
+	}
+	return err
 }
 
 // restoreInput is what the restore's check compares the image with.

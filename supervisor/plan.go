@@ -34,7 +34,7 @@ type PlanInput struct {
 	// EngineErr is why this start cannot checkpoint (engine.Resolution.Err,
 	// or no engine at all).
 	EngineErr error
-	// Checks are the restorability check's verdicts (RestoreChecks); nil
+	// Checks are the restorability check's verdicts (CheckRestorable); nil
 	// when they have not run yet (the restore runs them after deciding).
 	Checks []image.Check
 	// RestoreErr is why a restore whose checks passed failed after all.

@@ -33,7 +33,7 @@ type RestoreInput struct {
 	Runtime string // the container engine, for the fix lines (engine.DetectRuntime)
 	// ChecksumsDuringCRIU: where stasis runs CRIU, only the sizes are
 	// checked here and the checksums while CRIU restores
-	// (STASIS_RESTORE_CHECKSUMS=during).
+	// (STASIS_RESTORE_CHECKSUMS=during); not with All.
 	ChecksumsDuringCRIU bool
 	// All runs every check whatever failed before (inspect, the doctor);
 	// the restore stops at the first failure, so a refused image costs no
@@ -85,7 +85,10 @@ const (
 // STASIS_RESTORE_ENV_MATCH wants, this CPU's features, the JVM's
 // executable, files that match the manifest, the JVM's PID free, criu, and
 // what the engine needs of the container (the preflight). The restore,
-// `stasis inspect` and the doctor all ask it, so they cannot disagree.
+// `stasis inspect` and the doctor all ask it, so they cannot disagree, but
+// for what only inspect and the doctor look at: every checksum where the
+// restore leaves them to CRIU's time, and the criu a CRaC JVM will find
+// (JVMCRIU), where the restore lets the JVM say.
 func CheckRestorable(in RestoreInput) *Restorability {
 	r := &Restorability{}
 	m := in.Manifest

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"stasis/attach"
 	"stasis/internal/linux"
 )
 
@@ -100,7 +101,7 @@ func execute(ctx context.Context, pid int, request string, opt Options) (map[str
 
 func (t *target) ioError(ctx context.Context, opt Options, what string, err error) error {
 	if ctx.Err() != nil {
-		return newError(ErrTimeout, "%s: no answer within %s", what, opt.Timeout)
+		return attach.NewError(ErrTimeout, "%s: no answer within %s", what, opt.Timeout)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -110,12 +111,12 @@ func (t *target) ioError(ctx context.Context, opt Options, what string, err erro
 // directory is.
 func inspect(pid int) (*target, error) {
 	if pid <= 0 {
-		return nil, newError(ErrNoProcess, "%d is not a process id", pid)
+		return nil, attach.NewError(ErrNoProcess, "%d is not a process id", pid)
 	}
 	proc := "/proc/" + strconv.Itoa(pid)
 	data, err := os.ReadFile(proc + "/status")
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-		return nil, newError(ErrNoProcess, "no process with pid %d", pid)
+		return nil, attach.NewError(ErrNoProcess, "no process with pid %d", pid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s/status: %w", proc, err)
@@ -125,12 +126,12 @@ func inspect(pid int) (*target, error) {
 		return nil, fmt.Errorf("read %s/status: %w", proc, err)
 	}
 	if st.Gone() {
-		return nil, newError(ErrNoProcess, "pid %d has exited", pid)
+		return nil, attach.NewError(ErrNoProcess, "pid %d has exited", pid)
 	}
 	// NSpid is 0 before Linux 4.1: then the pid is the same everywhere.
 	t := &target{pid: pid, nspid: cmp.Or(st.NSpid, pid), uid: st.Uid[1], root: proc + "/root"}
 	if me := unix.Geteuid(); me != 0 && me != t.uid {
-		return nil, newError(ErrPermission, "pid %d runs as uid %d and stasis as uid %d: only root can attach to another user's JVM", pid, t.uid, me)
+		return nil, attach.NewError(ErrPermission, "pid %d runs as uid %d and stasis as uid %d: only root can attach to another user's JVM", pid, t.uid, me)
 	}
 	cmdline, _ := os.ReadFile(proc + "/cmdline")
 	common := filepath.Join(t.tmpDir(), commonDirName)
@@ -141,7 +142,7 @@ func inspect(pid int) (*target, error) {
 		// AttachHandler reads com.ibm.tools.attach.enable; "no" turns the
 		// attach API off, and the JVM then never answers.
 		if v, ok := strings.CutPrefix(a, "-Dcom.ibm.tools.attach.enable="); ok && strings.EqualFold(v, "no") {
-			return nil, newError(ErrAttachDisabled, "attach is disabled in pid %d (-Dcom.ibm.tools.attach.enable=no)", pid)
+			return nil, attach.NewError(ErrAttachDisabled, "attach is disabled in pid %d (-Dcom.ibm.tools.attach.enable=no)", pid)
 		}
 	}
 	if !filepath.IsAbs(common) {
@@ -193,7 +194,7 @@ func (t *target) find() error {
 			return nil
 		}
 	}
-	return newError(ErrNotOpenJ9, "pid %d does not advertise OpenJ9 attach: no %s/*/%s names process %d", t.pid, strings.TrimPrefix(t.common, t.root), advertFile, t.nspid)
+	return attach.NewError(ErrNotOpenJ9, "pid %d does not advertise OpenJ9 attach: no %s/*/%s names process %d", t.pid, strings.TrimPrefix(t.common, t.root), advertFile, t.nspid)
 }
 
 // attach runs OpenJ9VirtualMachine.attachTarget: tries with growing
@@ -213,7 +214,7 @@ func (t *target) attach(ctx context.Context, log interface {
 		}
 		log.Debug("OpenJ9 attach: no connection yet", "waited", wait)
 		if ctx.Err() != nil {
-			return nil, newError(ErrTimeout, "pid %d did not connect back to the attacher (OpenJ9 attach)", t.pid)
+			return nil, attach.NewError(ErrTimeout, "pid %d did not connect back to the attacher (OpenJ9 attach)", t.pid)
 		}
 		wait = wait * 3 / 2
 	}

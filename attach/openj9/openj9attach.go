@@ -135,16 +135,3 @@ func result(props map[string]string) (string, error) {
 	}
 	return out, nil
 }
-
-// attachError is a one-line explanation that matches its sentinel.
-type attachError struct {
-	kind error
-	msg  string
-}
-
-func (e *attachError) Error() string { return e.msg }
-func (e *attachError) Unwrap() error { return e.kind }
-
-func newError(kind error, format string, args ...any) error {
-	return &attachError{kind: kind, msg: fmt.Sprintf(format, args...)}
-}

@@ -82,8 +82,8 @@ Usage:
   stasis status [--json]              the phase, the JVM's PID, how it started
   stasis checkpoint                   the manual checkpoint trigger
   stasis jcmd PID COMMAND [ARGS...]   run a diagnostic command in a HotSpot or OpenJ9 JVM (no jcmd needed)
-  stasis inspect [DIR]                the image's manifest, and whether it can be restored here
-  stasis doctor                       what this environment lacks for the configured mode
+  stasis inspect [DIR] [-- CMD...]    the image's manifest, and whether a start of CMD can restore it here
+  stasis doctor [-- CMD...]           what this environment lacks for the configured mode
   stasis version                      version, commit and Go version
 
 Settings (environment variable, or the flag; a flag wins):

@@ -76,11 +76,14 @@ func prepare(args []string, environ map[string]string, stdout io.Writer) (Config
 		// checks its configuration and the image.
 		go image.Prefetch(cfg.ImageDir)
 	}
-	if err := checkHere(cfg); err != nil {
+	ph := newPhases(cfg, environ)
+	if err := checkHere(cfg, ph); err != nil {
 		return cfg, nil, err
 	}
-	ph, err := buildPhases(cfg, environ)
-	return cfg, ph, err
+	if err := resolvePhases(cfg, ph, environ); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, ph, nil
 }
 
 // logFlushTimeout is how long stasis's last log lines may take to reach a

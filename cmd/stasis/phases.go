@@ -13,14 +13,10 @@ import (
 	"stasis/triggers"
 )
 
-// buildPhases resolves what the configuration leaves open (engine.Resolve:
-// the engine for STASIS_ENGINE=auto, the criu binary, the java executable)
-// and reads the image directory. A checkpoint that cannot work here is a
-// configuration error (exit 2, nothing started); in auto and restore modes
-// the plan decides, since an image may name its engine or a cold start may
-// do.
-func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, error) {
-	ph := &supervisor.Phases{
+// newPhases is the start as the settings describe it, before anything
+// is looked up on this machine.
+func newPhases(cfg Config, environ map[string]string) *supervisor.Phases {
+	return &supervisor.Phases{
 		Mode: cfg.Mode, Command: cfg.Command, Spec: cfg.Spec,
 		Opt:               engine.Options{Dir: cfg.ImageDir, ResourcePolicies: cfg.CRaCResourcePolicies, OpenJ9API: cfg.OpenJ9API, Command: cfg.Command},
 		CheckpointTimeout: cfg.CheckpointTimeout, RestoreTimeout: cfg.RestoreTimeout,
@@ -32,12 +28,20 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 			Concurrency: cfg.WarmupConcurrency, Duration: cfg.WarmupDuration, Cmd: cfg.WarmupCmd,
 			Delay: cfg.CheckpointDelay, MinSuccess: cfg.WarmupMinSuccess, Insecure: cfg.ProbeInsecure},
 	}
+}
+
+// resolvePhases resolves what the configuration leaves open (engine.Resolve:
+// the engine for STASIS_ENGINE=auto, the criu binary, the java executable).
+// A checkpoint that cannot work here is a configuration error (exit 2,
+// nothing started); in auto and restore modes the plan decides, since an
+// image may name its engine or a cold start may do.
+func resolvePhases(cfg Config, ph *supervisor.Phases, environ map[string]string) error {
 	if cfg.Mode == "run" {
-		return ph, nil
+		return nil
 	}
 	res, err := engine.Resolve(resolveInput(cfg, cfg.Command, environ))
 	if se := (*engine.SettingError)(nil); errors.As(err, &se) {
-		return nil, &ConfigError{Setting: se.Setting, Value: se.Value, Problem: se.Problem}
+		return &ConfigError{Setting: se.Setting, Value: se.Value, Problem: se.Problem}
 	}
 	ph.Java, ph.JavaVersion, ph.Opt.CRIU = res.Java, res.Release.Version, res.CRIU
 	ph.Engine, ph.EngineErr, ph.EngineFromImage, ph.EngineWhy = res.Engine, res.Err, res.FromImage, res.Why
@@ -48,9 +52,9 @@ func buildPhases(cfg Config, environ map[string]string) (*supervisor.Phases, err
 		ph.LaunchArgv, ph.EngineErr = res.LaunchArgv, res.Err
 	}
 	if ph.EngineErr != nil && cfg.Mode == "checkpoint" {
-		return nil, &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}
+		return &ConfigError{Setting: "STASIS_ENGINE", Value: cfg.Engine, Problem: ph.EngineErr.Error()}
 	}
-	return ph, nil
+	return nil
 }
 
 // resolveInput is what engine.Resolve needs of the settings.

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"strings"
 
 	"stasis/doctor"
 	"stasis/supervisor"
@@ -39,16 +36,7 @@ func cmdDoctor(args []string, environ map[string]string, stdout, stderr io.Write
 		dc.ConfigErr = cfgErr.Error()
 	}
 	r := doctor.Run(context.Background(), dc)
-	if asJSON {
-		b, _ := json.MarshalIndent(r, "", "  ")
-		fmt.Fprintf(stdout, "%s\n", b)
-	} else {
-		_ = r.WriteText(stdout)
-	}
-	if !r.OK {
-		return errNotOK
-	}
-	return nil
+	return answer(stdout, asJSON, r, r.OK)
 }
 
 func doctorCommand(cfg Config, environ map[string]string, rest []string) []string {
@@ -92,7 +80,11 @@ func doctorConfig(cfg Config, command []string, environ map[string]string) docto
 		dc.EngineFacts = doctor.EngineFacts{PreservesPIDs: ef.PreservesPIDs, RestoreShm: ef.RestoreShm, LibCRIU: ef.LibCRIU}
 	}
 	dc.Image = imageState(f)
-	dc.Privileges, dc.PrivilegeNotes = privileges(dc, m, environ)
+	var jvmCaps []string
+	if m != nil {
+		jvmCaps = m.JVMCapabilities
+	}
+	dc.Privileges, dc.PrivilegeNotes = doctor.Privileges(dc, jvmCaps, engine.DetectRuntime(environ))
 	if m != nil && m.ImageBytes > 0 {
 		dc.ExpectedImageBytes = m.ImageBytes
 	}
@@ -135,98 +127,4 @@ func imageState(f *supervisor.Foresight) doctor.ImageState {
 		}
 	}
 	return st
-}
-
-// privileges judges, with the engine's rules (the same the preflight before
-// CRIU applies), each need of the engine for what this start does: at
-// restore, also every capability the JVM held at its checkpoint.
-func privileges(dc doctor.Config, m *image.Manifest, environ map[string]string) ([]doctor.Privilege, []doctor.Finding) {
-	facts := engine.ReadHostFacts()
-	runtime := engine.DetectRuntime(environ)
-	var out []doctor.Privilege
-	var notes []doctor.Finding
-	for _, p := range plannedPhases(dc) {
-		var jvmCaps uint64
-		if p == engine.PhaseRestore && m != nil {
-			jvmCaps, _ = engine.CapMask(m.JVMCapabilities)
-		}
-		n := engine.NeedsOf(dc.Engine, p, jvmCaps, facts, dc.Command)
-		if n.None() {
-			continue
-		}
-		notes = append(notes, doctor.Finding{Name: "pod security (" + string(p) + ")",
-			Detail: "Kubernetes level " + engine.PodSecurity(n)})
-		// OpenJ9's dump is the JVM's, in the mode its command chooses
-		// (engine.OpenJ9DumpCaps), not stasis's choice.
-		if ef, _ := engine.FactsOf(dc.Engine); n.CRIU && engine.Unprivileged(p, facts) && (p == engine.PhaseRestore || ef.DumpCaps == nil) {
-			notes = append(notes, doctor.Finding{Name: "criu mode (" + string(p) + ")",
-				Detail: "--unprivileged: the container lacks what CRIU's privileged mode needs, which this engine does not"})
-		}
-		unmet := engine.Check(n, facts, runtime)
-		missing := map[string]engine.Missing{}
-		for _, ms := range unmet {
-			missing[ms.What] = ms
-		}
-		for _, item := range n.Items() {
-			pv := doctor.Privilege{Name: item, OK: true, Detail: okDetail(item, p, facts)}
-			if ms, ok := missing[item]; ok {
-				pv = doctor.Privilege{Name: item, Detail: ms.Why, Fix: ms.Fix}
-				delete(missing, item)
-			}
-			out = merge(out, pv)
-		}
-		if n.JVMCaps == 0 {
-			continue
-		}
-		// What is left are capabilities the JVM held: each missing one, or
-		// one line for all.
-		for _, ms := range unmet {
-			if _, left := missing[ms.What]; left {
-				out = merge(out, doctor.Privilege{Name: ms.What, Detail: ms.Why, Fix: ms.Fix})
-			}
-		}
-		if len(missing) == 0 {
-			out = merge(out, doctor.Privilege{Name: "capabilities of the JVM", OK: true,
-				Detail: "all it held at its checkpoint are in the effective set: " + strings.Join(engine.CapNames(n.JVMCaps), ", ")})
-		}
-	}
-	return out, notes
-}
-
-// merge adds p, or lets it replace a met need of the same name when it is
-// unmet (a need of both phases).
-func merge(ps []doctor.Privilege, p doctor.Privilege) []doctor.Privilege {
-	for i := range ps {
-		if ps[i].Name == p.Name {
-			if ps[i].OK && !p.OK {
-				ps[i] = p
-			}
-			return ps
-		}
-	}
-	return append(ps, p)
-}
-
-func okDetail(item string, p engine.Phase, f engine.HostFacts) string {
-	switch item {
-	case "seccomp":
-		return "no seccomp filter, as the " + string(p) + " needs"
-	case "ptrace":
-		if f.PtraceScope < 0 {
-			return "no Yama: ptrace is governed by capabilities alone"
-		}
-		return fmt.Sprintf("kernel.yama.ptrace_scope is %d: ptrace allowed", f.PtraceScope)
-	}
-	return fmt.Sprintf("in the effective set, as the %s needs (CapEff %016x)", p, f.CapEff)
-}
-
-func plannedPhases(dc doctor.Config) []engine.Phase {
-	var ps []engine.Phase
-	if dc.Restore {
-		ps = append(ps, engine.PhaseRestore)
-	}
-	if dc.Checkpoint {
-		ps = append(ps, engine.PhaseCheckpoint)
-	}
-	return ps
 }

@@ -31,13 +31,19 @@ func cmdInspect(args []string, environ map[string]string, stdout, stderr io.Writ
 		dir = rest[0]
 	}
 	r := inspect(cfg, dir, command, environ)
+	return answer(stdout, asJSON, r, r.Restorable)
+}
+
+// answer prints a report as JSON, or for people, and makes its "no"
+// errNotOK (exit 1).
+func answer(stdout io.Writer, asJSON bool, r interface{ WriteText(io.Writer) error }, ok bool) error {
 	if asJSON {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		_ = r.WriteText(stdout)
 	}
-	if !r.Restorable {
+	if !ok {
 		return errNotOK
 	}
 	return nil

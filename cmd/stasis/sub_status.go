@@ -27,9 +27,11 @@ import (
 //	restore_error  why the restore failed, when it did
 //	restore        a successful restore's phases, in ms: startup_ms (stasis's
 //	               own start, before the restore), then from the restore's
-//	               start: check_ms (manifest, sizes, PID), criu_ms (the engine's
-//	               restore), ready_ms (first answer of the http or tcp probe
-//	               of STASIS_CHECKPOINT_ON; absent without one or until then),
+//	               start: check_ms (the image's checks: sizes or checksums,
+//	               PID, capabilities; the manifest is read in start-up),
+//	               criu_ms (the engine's restore), ready_ms (first answer of
+//	               the http or tcp probe of STASIS_CHECKPOINT_ON; absent
+//	               without one or until then),
 //	               checksums_ms and checksums_during_criu (true: they ran
 //	               while CRIU restored, the JVM held until they passed),
 //	               kerndat (CRIU's kernel probe: "cache", or "probe (why)"),

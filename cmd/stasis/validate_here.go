@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"stasis/supervisor/image"
+	"stasis/supervisor"
 )
 
 // checkHere finds the configuration errors that only this machine can show
@@ -18,7 +18,7 @@ import (
 // anything starts: each is one line naming the setting, exit 2. It is for
 // the init only: `stasis healthcheck` must work in a container whose image
 // directory is read-only.
-func checkHere(cfg Config) error {
+func checkHere(cfg Config, ph *supervisor.Phases) error {
 	if cfg.Mode == "run" {
 		return nil
 	}
@@ -28,8 +28,8 @@ func checkHere(cfg Config) error {
 	if err := checkMinPID(cfg.MinPID, "/proc/sys/kernel/pid_max"); err != nil {
 		return err
 	}
-	if !willCheckpoint(cfg) {
-		return nil
+	if supervisor.Plan(ph.PlanInput()).Wants != supervisor.ActCheckpoint {
+		return nil // only a checkpoint run writes the image, runs the warm-up, takes `stasis checkpoint`
 	}
 	if err := writable(cfg.ImageDir); err != nil {
 		return &ConfigError{Setting: "STASIS_IMAGE_DIR", Value: cfg.ImageDir, Problem: "a checkpoint run writes the image there: " + err.Error()}
@@ -47,19 +47,6 @@ func checkHere(cfg Config) error {
 		}
 	}
 	return nil
-}
-
-// willCheckpoint says whether this start is a checkpoint run: checkpoint
-// mode, or auto mode with a trigger and no image yet.
-func willCheckpoint(cfg Config) bool {
-	if cfg.Mode == "checkpoint" {
-		return true
-	}
-	if cfg.Mode != "auto" || cfg.Spec.Empty() {
-		return false
-	}
-	_, err := os.Stat(filepath.Join(cfg.ImageDir, image.ManifestName))
-	return errors.Is(err, fs.ErrNotExist)
 }
 
 // checkMinPID refuses a STASIS_MIN_PID the kernel's pid_max never reaches:
