@@ -102,6 +102,7 @@ func hangImageCheck(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 		f["size"], f["crc32c"] = 0, "00000000"
+		delete(f, "crc32c_chunks") // one sum for the file, as an earlier manifest
 	})
 }
 
@@ -298,6 +299,7 @@ func matchManifest(t *testing.T, dir string) {
 			}
 			e["size"] = fi.Size()
 			e["crc32c"] = crc32c(t, filepath.Join(dir, e["name"].(string)))
+			delete(e, "crc32c_chunks") // one sum a file, as an earlier manifest
 		}
 	})
 }
