@@ -149,16 +149,23 @@ var page = strings.Repeat("\x00", 4096)
 
 // Build compiles testdata/fakejdk into out (static, so no loader or libc
 // state differs between dump and restore).
-func Build(out string) error {
+func Build(out string) error { return build(out, "./testdata/fakejdk") }
+
+// nsinitPath is where StartNS builds testdata/nsinit, its PID 1: beside
+// home (in the same test's temporary directory), not in it, since it is no
+// part of a JDK.
+func nsinitPath(home string) string { return home + ".nsinit" }
+
+func build(out, pkg string) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-o", out, "./testdata/fakejdk")
+	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./testdata/fakejdk: %w\n%s", err, b)
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
 	return nil
 }

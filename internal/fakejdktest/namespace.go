@@ -16,8 +16,8 @@ import (
 	"stasis/internal/linux"
 )
 
-// NS is a command running as the only child of the fake java's init role,
-// PID 1 of a fresh PID (and mount) namespace.
+// NS is a command running as the only child of testdata/nsinit, PID 1 of a
+// fresh PID (and mount) namespace.
 type NS struct {
 	cmd    *exec.Cmd
 	status string
@@ -59,17 +59,22 @@ func RequireNamespaces(t testing.TB) {
 	}
 }
 
-// StartNS runs argv in a new PID namespace whose init is home's bin/java in
-// its init role. lastPID, when positive, is written to ns_last_pid first, so
+// StartNS runs argv in a new PID namespace whose init is testdata/nsinit,
+// built beside home on first use. lastPID, when positive, is written to ns_last_pid first, so
 // argv's process gets lastPID+1. stdio are pipes into NS.Stdout/Stderr.
 func StartNS(t testing.TB, home string, lastPID int, env []string, dir string, argv ...string) *NS {
 	t.Helper()
 	status := filepath.Join(t.TempDir(), "status")
-	args := append([]string{"--pid", "--fork", "--mount-proc", filepath.Join(home, "bin", "java")}, argv...)
+	if _, err := os.Stat(nsinitPath(home)); err != nil {
+		if err := build(nsinitPath(home), "./testdata/nsinit"); err != nil {
+			t.Fatalf("build the namespace init: %v", err)
+		}
+	}
+	args := append([]string{"--pid", "--fork", "--mount-proc", nsinitPath(home)}, argv...)
 	cmd := exec.Command("unshare", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Env = append(cmd.Env, "FAKEJDK_ROLE=init", "FAKEJDK_INIT_STATUS="+status)
+	cmd.Env = append(cmd.Env, "FAKEJDK_INIT_STATUS="+status)
 	if lastPID > 0 {
 		cmd.Env = append(cmd.Env, "FAKEJDK_INIT_LASTPID="+strconv.Itoa(lastPID))
 	}

@@ -26,8 +26,6 @@ func main() {
 		os.Exit(runDumperFirst(os.Args[1:]))
 	case dumperSecond:
 		os.Exit(runDumperSecond(os.Args[1:]))
-	case "init":
-		os.Exit(runInit(os.Args[1:]))
 	}
 	os.Exit(run(os.Args[1:]))
 }

@@ -1,3 +1,11 @@
+// Command nsinit is a test harness, not a double of any runtime: the PID 1
+// that internal/fakejdktest runs in a fresh PID namespace (under `unshare
+// --pid --fork --mount-proc`). It becomes a session leader (CRIU needs the
+// dumped tree's session leader inside the namespace), moves the next PID
+// above FAKEJDK_INIT_LASTPID, runs its arguments as its child, forwards
+// signals to it, reaps every orphan (CRaC's dumper lands here) until none is
+// left, and writes the child's wait status to FAKEJDK_INIT_STATUS as
+// "exit N" or "signal N".
 package main
 
 import (
@@ -13,26 +21,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// runInit is a test harness, not part of any JDK: with FAKEJDK_ROLE=init the
-// binary is a minimal PID 1 for a fresh PID namespace (under `unshare --pid
-// --fork --mount-proc`). It becomes a session leader (CRIU needs the dumped
-// tree's session leader inside the namespace), optionally moves the next PID
-// above FAKEJDK_INIT_LASTPID, runs its arguments as its child, forwards
-// signals to it, reaps every orphan (CRaC's dumper lands here) until none is
-// left, and writes the child's wait status to FAKEJDK_INIT_STATUS as
-// "exit N" or "signal N".
-func runInit(args []string) int {
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "fakejdk init: no command")
+		fmt.Fprintln(os.Stderr, "nsinit: no command")
 		return 2
 	}
 	// Descriptors leaked into the test process (by whatever ran it) would
 	// reach the JVM and, opened in another mount namespace, break the dump.
-	closeInheritedFDs(nil)
+	unix.CloseRange(3, ^uint(0), 0)
 	unix.Setsid()
 	if last := os.Getenv("FAKEJDK_INIT_LASTPID"); last != "" {
 		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(last), 0); err != nil {
-			fmt.Fprintf(os.Stderr, "fakejdk init: write ns_last_pid: %v\n", err)
+			fmt.Fprintf(os.Stderr, "nsinit: write ns_last_pid: %v\n", err)
 			return 2
 		}
 	}
@@ -44,12 +46,12 @@ func runInit(args []string) int {
 	// in the parent's mount namespace ("Can't lookup mount").
 	null, err := os.Open(os.DevNull)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "fakejdk init: %v\n", err)
+		fmt.Fprintf(os.Stderr, "nsinit: %v\n", err)
 		return 2
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "fakejdk init: start %s: %v\n", args[0], err)
+		fmt.Fprintf(os.Stderr, "nsinit: start %s: %v\n", args[0], err)
 		return 2
 	}
 	pid := cmd.Process.Pid
