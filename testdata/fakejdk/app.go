@@ -15,7 +15,10 @@ import (
 )
 
 // vm is the fake JVM: the process stasis launches, with its application
-// built in.
+// built in. The application (its HTTP service, ticker and -Dfake.*
+// properties) is the test's program, not a runtime's, and cites nothing;
+// what the JVM around it does on a signal or at exit follows the sources
+// named below.
 type vm struct {
 	home      string
 	flavour   flavour
@@ -51,7 +54,9 @@ func (v *vm) serve() int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	// A JVM ignores SIGPIPE: a write to a dead pipe fails with EPIPE instead
-	// of killing the process (Go's default for fds 1 and 2).
+	// of killing the process (Go's default for fds 1 and 2). openjdk/crac
+	// src/hotspot/os/posix/signals_posix.cpp, JVM_HANDLE_XXX_SIGNAL:
+	// "Ignore SIGPIPE and SIGXFSZ".
 	signal.Ignore(syscall.SIGPIPE)
 	if err := v.listen(); err != nil {
 		fmt.Fprintf(os.Stderr, "Exception in thread \"main\" java.net.BindException: %v\n", err)
@@ -78,8 +83,11 @@ func (v *vm) serve() int {
 		switch s {
 		case syscall.SIGQUIT:
 			v.onQuit()
+		// HUP, INT and TERM run the shutdown hooks and exit 128+N
+		// (openjdk/crac src/java.base/share/classes/java/lang/Terminator.java:
+		// Shutdown.exit(sig.getNumber() + 0200)).
 		case syscall.SIGTERM:
-			v.exit(143) // System.exit(128+15) from the JVM's shutdown path
+			v.exit(143)
 		case syscall.SIGINT:
 			v.exit(130)
 		case syscall.SIGHUP:
@@ -123,11 +131,16 @@ func (v *vm) ticker(every time.Duration) {
 	}
 }
 
+// exit is the JVM's exit: HotSpot deletes its PerfData file
+// (perfdata.go) and the attach listener its socket; OpenJ9's attach
+// handler removes its advertisement (AttachHandler's shutdown hook:
+// eclipse-openj9/openj9 jcl/src/java.base/share/classes/openj9/internal/
+// tools/attach/target/AttachHandler.java).
 func (v *vm) exit(code int) {
 	v.perf.remove()
 	if v.flavour == openj9 {
 		if a := v.attachAPI(); a != nil {
-			os.RemoveAll(a.dir) // AttachHandler's shutdown hook
+			os.RemoveAll(a.dir)
 		}
 	} else if v.attach != nil {
 		v.attach.abort()
@@ -180,8 +193,12 @@ func (v *vm) handleExit(w http.ResponseWriter, r *http.Request) {
 }
 
 // onQuit is SIGQUIT: HotSpot starts its attach listener when a client asked
-// for it (.attach_pid<pid>), and prints a thread dump otherwise; OpenJ9
-// writes a javacore.
+// for it (.attach_pid<pid>), and prints a thread dump otherwise (openjdk/crac
+// src/hotspot/share/runtime/os.cpp, signal_thread_entry: SIGBREAK,
+// AttachListener::is_init_trigger); OpenJ9 writes a javacore and says so on
+// stderr (eclipse-openj9/openj9 runtime/rasdump/trigger.c,
+// J9NLS_DMP_PROCESSING_EVENT_TIME; runtime/nls/dump/j9dmp.nls, JVMDUMP039I
+// and JVMDUMP013I).
 func (v *vm) onQuit() {
 	if v.flavour == openj9 {
 		fmt.Fprintf(os.Stderr, "JVMDUMP039I Processing dump event \"user\", detail \"\" at %s - please wait.\n", time.Now().Format("2006/01/02 15:04:05"))

@@ -9,13 +9,21 @@ import (
 	"time"
 )
 
-// Azul Warp is closed source; what the double models comes from Azul's
-// documentation of the engine (docs/runtimes.md, "Azul Warp"): no CRIU and
-// no privileges; the image is DIR/core.img; the checkpoint prints
+// Azul Warp is closed source; what the double models of the engine itself
+// comes from Azul's documentation (docs/runtimes.md, "Azul Warp"): no CRIU
+// and no privileges; the image is DIR/core.img; the checkpoint prints
 // "warp: Checkpoint successful!" and the JVM dies (SIGKILL, 137); the
-// restoring `java -XX:CRaCRestoreFrom=DIR -XX:CRaCEngine=warp` becomes the
-// application in place (the same process carries on, with its own PID; PIDs
-// are not preserved) and prints "warp: Restore successful!".
+// restore prints "warp: Restore successful!".
+//
+// How the JVM drives it is openjdk/crac's, for every library engine
+// (src/hotspot/share/runtime/crac_engine.cpp; the API is
+// src/hotspot/share/include/crlib/crlib.h): CracEngine::checkpoint writes
+// DIR/engine (record_engine, in crac.go) and calls the engine's checkpoint;
+// CracEngine::restore checks DIR/engine (check_engine, in restore.go) and
+// calls the engine's restore inside the restoring
+// `java -XX:CRaCRestoreFrom=DIR -XX:CRaCEngine=warp` itself. Warp, which
+// runs no CRIU (Azul's documentation), makes that very process the
+// application: it keeps its own PID, and the checkpoint's is not preserved.
 
 const warpCore = "core.img"
 
