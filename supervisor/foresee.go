@@ -1,8 +1,6 @@
 package supervisor
 
 import (
-	"path/filepath"
-
 	"stasis/supervisor/engine"
 	"stasis/supervisor/image"
 )
@@ -62,9 +60,6 @@ func jdkHome(java string) string {
 	if java == "" {
 		return ""
 	}
-	real, err := filepath.EvalSymlinks(java)
-	if err != nil {
-		return ""
-	}
-	return filepath.Dir(filepath.Dir(real))
+	home, _ := engine.HomeOf(java)
+	return home
 }

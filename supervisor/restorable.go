@@ -213,12 +213,12 @@ func (r *Restorability) checkFiles(m *image.Manifest, eng engine.Engine, in Rest
 		if err := m.VerifySizes(in.Dir); err != nil {
 			return r.fail(CheckFiles, err)
 		}
-		return r.pass(CheckFiles, fmt.Sprintf("%d files, %s, sizes match (the checksums run during the restore)", len(m.Files), megabytes(m.ImageBytes)))
+		return r.pass(CheckFiles, fmt.Sprintf("%d files, %s, sizes match (the checksums run during the restore)", len(m.Files), image.Megabytes(m.ImageBytes)))
 	}
 	if err := m.Verify(in.Dir); err != nil {
 		return r.fail(CheckFiles, err)
 	}
-	return r.pass(CheckFiles, fmt.Sprintf("%d files, %s, sizes and checksums match", len(m.Files), megabytes(m.ImageBytes)))
+	return r.pass(CheckFiles, fmt.Sprintf("%d files, %s, sizes and checksums match", len(m.Files), image.Megabytes(m.ImageBytes)))
 }
 
 func (r *Restorability) checkPID(m *image.Manifest, eng engine.Engine, _ RestoreInput) bool {
@@ -260,8 +260,4 @@ func (r *Restorability) checkCaps(m *image.Manifest, eng engine.Engine, in Resto
 		return r.fail(CheckCapabilities, err)
 	}
 	return r.pass(CheckCapabilities, "the container has what the "+eng.Name()+" restore needs")
-}
-
-func megabytes(n int64) string {
-	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }

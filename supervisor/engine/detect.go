@@ -22,11 +22,21 @@ func JavaHome(command []string) (java, home string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	home, err = HomeOf(java)
+	if err != nil {
+		return "", "", err
+	}
+	return java, home, nil
+}
+
+// HomeOf is the JDK home of a java executable: two levels above where its
+// symbolic links lead (HOME/bin/java).
+func HomeOf(java string) (string, error) {
 	real, err := filepath.EvalSymlinks(java)
 	if err != nil {
-		return "", "", fmt.Errorf("resolve %s: %w", java, err)
+		return "", fmt.Errorf("resolve %s: %w", java, err)
 	}
-	return java, filepath.Dir(filepath.Dir(real)), nil
+	return filepath.Dir(filepath.Dir(real)), nil
 }
 
 // Flavour recognises a JDK home by the files its runtime ships: a CRaC JDK

@@ -55,7 +55,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "pid:\t%d\n", m.PID)
 		fmt.Fprintf(tw, "created:\t%s (%s ago) by stasis %s\n", m.Created.Format(time.RFC3339),
 			time.Since(m.Created).Round(time.Second), m.StasisVersion)
-		fmt.Fprintf(tw, "size:\t%s in %d files\n", megabytes(m.ImageBytes), len(m.Files))
+		fmt.Fprintf(tw, "size:\t%s in %d files\n", Megabytes(m.ImageBytes), len(m.Files))
 		fmt.Fprintf(tw, "checkpoint run:\tready after %d ms, warm-up %d ms, dump %d ms\n",
 			m.Phases.LaunchToReadyMS, m.Phases.WarmupMS, m.Phases.DumpMS)
 	}
@@ -82,6 +82,7 @@ func (r *Report) WriteText(w io.Writer) error {
 // to a bad one.
 func (r *Report) NoImage() bool { return errors.Is(r.readErr, ErrNoImage) }
 
-func megabytes(n int64) string {
+// Megabytes is n bytes as people read an image's size.
+func Megabytes(n int64) string {
 	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
