@@ -151,7 +151,7 @@ var page = strings.Repeat("\x00", 4096)
 // state differs between dump and restore).
 func Build(out string) error { return build(out, "./testdata/fakejdk") }
 
-// nsinitPath is where StartNS builds testdata/nsinit, its PID 1: beside
+// nsinitPath is where StartNS builds nsinit, its PID 1: beside
 // home (in the same test's temporary directory), not in it, since it is no
 // part of a JDK.
 func nsinitPath(home string) string { return home + ".nsinit" }

@@ -16,7 +16,7 @@ import (
 	"stasis/internal/linux"
 )
 
-// NS is a command running as the only child of testdata/nsinit, PID 1 of a
+// NS is a command running as the only child of nsinit, PID 1 of a
 // fresh PID (and mount) namespace.
 type NS struct {
 	cmd    *exec.Cmd
@@ -59,14 +59,14 @@ func RequireNamespaces(t testing.TB) {
 	}
 }
 
-// StartNS runs argv in a new PID namespace whose init is testdata/nsinit,
-// built beside home on first use. lastPID, when positive, is written to ns_last_pid first, so
+// StartNS runs argv in a new PID namespace whose init is nsinit, built
+// beside home on first use. lastPID, when positive, is written to ns_last_pid first, so
 // argv's process gets lastPID+1. stdio are pipes into NS.Stdout/Stderr.
 func StartNS(t testing.TB, home string, lastPID int, env []string, dir string, argv ...string) *NS {
 	t.Helper()
 	status := filepath.Join(t.TempDir(), "status")
 	if _, err := os.Stat(nsinitPath(home)); err != nil {
-		if err := build(nsinitPath(home), "./testdata/nsinit"); err != nil {
+		if err := build(nsinitPath(home), "./internal/fakejdktest/nsinit"); err != nil {
 			t.Fatalf("build the namespace init: %v", err)
 		}
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command nsinit is a test harness, not a double of any runtime: the PID 1
 // that internal/fakejdktest runs in a fresh PID namespace (under `unshare
 // --pid --fork --mount-proc`). It becomes a session leader (CRIU needs the
